@@ -1,0 +1,104 @@
+"""Command line: `neev-mcp` (stdio), `neev-mcp --transport http`, `neev-mcp demo`, `neev-mcp sandbox`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .config import ConfigurationError, Settings
+from .tokens import describe_expiry
+
+log = logging.getLogger("neev_mcp")
+
+
+def _server_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="neev-mcp",
+        description="MCP server for NeevCloud VMs. Subcommands: 'demo' (scripted session on the sandbox), "
+        "'sandbox' (serve the simulated NeevCloud API over HTTP).",
+    )
+    p.add_argument("--version", action="version", version=f"neev-mcp {__version__}")
+    p.add_argument("--sandbox", action="store_true", help="serve against an embedded simulated NeevCloud (no account)")
+    p.add_argument("--read-only", action="store_true", default=None, help="expose only read-only tools")
+    p.add_argument("--transport", choices=["stdio", "http"], default=None, help="default: stdio")
+    p.add_argument("--host", default=None, help="HTTP bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="HTTP port (default 8000)")
+    p.add_argument("--stateless", action="store_true", default=None, help="HTTP without server-side sessions")
+    p.add_argument("--base-url", dest="api_base_url", default=None, help="overrides NEEV_API_BASE_URL")
+    p.add_argument("--org-id", default=None, help="overrides NEEV_ORG_ID")
+    p.add_argument("--project-id", default=None, help="overrides NEEV_PROJECT_ID")
+    p.add_argument("--confirm", choices=["destructive", "mutating", "off"], default=None, help="overrides NEEV_CONFIRM")
+    p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], default=None)
+    return p
+
+
+def _sandbox_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="neev-mcp sandbox", description="Serve the simulated NeevCloud API over HTTP.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    p.add_argument("--token", default=None, help="bearer token the sandbox accepts (default: a fixed demo JWT)")
+    p.add_argument("--bulk", type=int, default=0, help="add this many extra VMs")
+    return p
+
+
+def configure_logging(level: str) -> None:
+    # stdout is the stdio transport: log to stderr only.
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per request drowns the useful ones
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "demo":
+        from .demo import main as demo_main
+
+        return demo_main(argv[1:])
+    if argv and argv[0] == "sandbox":
+        args = _sandbox_parser().parse_args(argv[1:])
+        configure_logging("INFO")
+        from .sandbox import serve
+
+        serve(host=args.host, port=args.port, speed=args.speed, token=args.token, bulk=args.bulk)
+        return 0
+    args = _server_parser().parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if k != "sandbox" and v is not None}
+    try:
+        settings = Settings.load(sandbox=args.sandbox or None, **overrides)
+    except ConfigurationError as exc:
+        print(f"neev-mcp: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    announce(settings)
+    if settings.transport == "http":
+        from .http import serve_http
+
+        serve_http(settings)
+        return 0
+    from .server import build_server
+
+    build_server(settings).run("stdio")
+    return 0
+
+
+def announce(settings: Settings) -> None:
+    """Start-up warnings a user needs to see in their client's server log."""
+    if settings.sandbox:
+        log.info("neev-mcp %s on the embedded sandbox (simulated NeevCloud; no account needed)", __version__)
+    elif settings.api_token is None:
+        log.warning("NEEV_API_TOKEN is not set: every tool call will fail until it is (or use --sandbox)")
+    else:
+        expiry = describe_expiry(settings.api_token.get_secret_value())
+        if expiry:
+            log.warning("NEEV_API_TOKEN looks expired%s: calls will be refused with 401", expiry)
+    if settings.confirm == "off":
+        log.warning("NEEV_CONFIRM=off: destructive tools run WITHOUT human confirmation. Use only for automation.")
+    if settings.read_only:
+        log.info("read-only mode: only tools with readOnlyHint=true are available")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""`NeevClient`: the only code that speaks HTTP to NeevCloud.
+
+One pooled `httpx2.AsyncClient` per server. Requests are built from an `Operation` (path template, query, JSON body),
+sent with the bearer token, and answers are mapped onto the error tree in `errors`. Retries follow the operation's
+safety: reads and idempotent actions are retried on connection errors, timeouts, 5xx and 429; a create or a delete is
+re-sent only when the first attempt provably never left this machine, so a mutation is never duplicated.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import httpx2
+
+from . import __version__
+from .errors import (
+    APIError,
+    BadResponse,
+    ConfigError,
+    ConnectionLost,
+    InvalidArguments,
+    NeevError,
+    NotSent,
+    RateLimited,
+    Timeout,
+    TransportError,
+    Unauthorized,
+    api_error_class,
+)
+from .openapi import Operation
+from .tokens import describe_expiry
+from .validation import path_segment_problem
+
+log = logging.getLogger("neev_mcp.client")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter; `Retry-After` is honoured up to `max_retry_after`."""
+
+    attempts: int = 3
+    backoff: float = 0.5
+    max_backoff: float = 8.0
+    max_retry_after: float = 30.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after)
+        return random.uniform(0, min(self.max_backoff, self.backoff * (2**attempt)))
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 5.0
+    read: float = 30.0
+
+
+@dataclass(frozen=True)
+class APIResponse:
+    status: int
+    data: Any  # parsed JSON, or None for an empty body
+
+
+class NeevClient:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        timeouts: Timeouts = Timeouts(),
+        retry: RetryPolicy = RetryPolicy(),
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self._transport = transport
+        self._timeouts = timeouts
+        self._retry = retry
+        self._http: httpx2.AsyncClient | None = None
+
+    def _client(self) -> httpx2.AsyncClient:
+        # Created on first use so a server can be built outside an event loop; closed by `aclose`.
+        if self._http is None:
+            self._http = httpx2.AsyncClient(
+                transport=self._transport,
+                timeout=httpx2.Timeout(self._timeouts.read, connect=self._timeouts.connect),
+                headers={"User-Agent": f"neev-mcp/{__version__}", "Accept": "application/json"},
+                follow_redirects=False,
+            )
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()
+
+    def url_for(self, op: Operation, path_params: Mapping[str, Any]) -> str:
+        """Base URL (keeping its own path, e.g. `/vm`) + the spec path with each parameter encoded as one segment."""
+        path = op.path
+        for param in op.path_params:
+            value = path_params.get(param.name)
+            problem = path_segment_problem(param.name, value) if value is not None else f"{param.name}: required"
+            if problem:
+                raise InvalidArguments(op.tool_name, [problem])
+            path = path.replace("{" + param.name + "}", quote(str(value), safe=""))
+        return self.base_url + path
+
+    async def call(
+        self,
+        op: Operation,
+        path_params: Mapping[str, Any],
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        *,
+        token: str | None = None,
+    ) -> APIResponse:
+        """Send one operation, with retries as its safety allows; raises a `NeevError` subclass on failure."""
+        bearer = token if token is not None else self._token
+        if not bearer:
+            raise ConfigError(
+                "No NeevCloud API token is configured. Set NEEV_API_TOKEN to a valid bearer JWT "
+                "(or run with --sandbox to try the server without an account)."
+            )
+        url = self.url_for(op, path_params)
+        params = {k: _query_value(v) for k, v in (query or {}).items() if v is not None}
+        headers = {"Authorization": f"Bearer {bearer}"}
+        safe_to_repeat = op.method in ("GET", "HEAD") or op.operation_id in IDEMPOTENT_ACTIONS
+        attempt = 0
+        while True:
+            try:
+                return await self._send_once(op, url, params, body, headers, bearer)
+            except NeevError as exc:
+                if not self._should_retry(exc, safe_to_repeat, attempt):
+                    if isinstance(exc, TransportError) and exc.may_have_applied and not safe_to_repeat:
+                        exc.message += _UNSURE_MUTATION.get(op.operation_id, _UNSURE_GENERIC)
+                    raise
+                wait = self._retry.delay(attempt, getattr(exc, "retry_after", None))
+                log.info("retrying %s after %s (attempt %d, waiting %.2fs)", op.operation_id, type(exc).__name__,
+                         attempt + 1, wait)
+                attempt += 1
+                await anyio.sleep(wait)
+
+    def _should_retry(self, exc: NeevError, safe_to_repeat: bool, attempt: int) -> bool:
+        if attempt + 1 >= self._retry.attempts:
+            return False
+        if isinstance(exc, NotSent):
+            return True  # never reached the API: repeating cannot duplicate anything
+        if not safe_to_repeat:
+            return False
+        if isinstance(exc, RateLimited):
+            return exc.retry_after is None or exc.retry_after <= self._retry.max_retry_after
+        return exc.retryable
+
+    async def _send_once(
+        self, op: Operation, url: str, params: dict[str, str], body: Any, headers: dict[str, str], bearer: str
+    ) -> APIResponse:
+        try:
+            response = await self._client().request(
+                op.method, url, params=params or None, json=body if op.body_schema is not None else None,
+                headers=headers,
+            )
+        except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
+            raise NotSent(f"Could not connect to NeevCloud at {self.base_url} ({type(exc).__name__}); "
+                          "nothing was sent. Check NEEV_API_BASE_URL and the network, then retry.") from None
+        except httpx2.TimeoutException as exc:
+            raise Timeout(f"NeevCloud did not answer {op.tool_name} in time ({type(exc).__name__}).") from None
+        except (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError, httpx2.NetworkError) as exc:
+            raise ConnectionLost(
+                f"The connection to NeevCloud broke during {op.tool_name} ({type(exc).__name__})."
+            ) from None
+        except httpx2.HTTPError as exc:
+            raise ConnectionLost(f"HTTP failure during {op.tool_name} ({type(exc).__name__}).") from None
+        return _interpret(op, response, bearer)
+
+
+# Actions the spec describes as having no effect when repeated ("Has no effect if the VM is already running").
+IDEMPOTENT_ACTIONS = frozenset({"startVM", "stopVM"})
+
+_UNSURE_GENERIC = " It may or may not have been applied: check the resource's current state before trying again."
+_UNSURE_MUTATION = {
+    "createVM": " The VM may or may not have been created: call list_vms and look for its name before trying again, "
+    "so that no duplicate VM is created.",
+    "deleteVM": " The deletion may or may not have been accepted: call get_vm to see whether the VM is 'deleting' "
+    "before asking again.",
+    "deleteRootDiskVolume": " The deletion may or may not have been accepted: call get_root_disk_volume to check "
+    "before asking again.",
+    "restartVM": " The restart may or may not have been accepted: call get_vm to check its status first.",
+}
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _retry_after(response: httpx2.Response) -> float | None:
+    raw = response.headers.get("Retry-After")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        try:
+            import datetime as dt
+
+            when = parsedate_to_datetime(raw)
+            return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+        except (TypeError, ValueError):
+            return None
+
+
+def _interpret(op: Operation, response: httpx2.Response, bearer: str) -> APIResponse:
+    status = response.status_code
+    if 200 <= status < 300:
+        if not response.content.strip():
+            if op.responses.get(str(status)) is not None:
+                raise BadResponse(f"NeevCloud answered {op.tool_name} with HTTP {status} and an empty body "
+                                  "where a JSON object was expected.")
+            return APIResponse(status, None)
+        try:
+            return APIResponse(status, response.json())
+        except ValueError:
+            kind = response.headers.get("content-type", "unknown content type")
+            raise BadResponse(f"NeevCloud answered {op.tool_name} with HTTP {status} but the body is not valid "
+                              f"JSON ({kind}). The action may have been applied; check before retrying.") from None
+    code, api_message = _error_body(response)
+    cls = api_error_class(status)
+    detail = f" [{code}] {api_message}" if code or api_message else ""
+    message = f"NeevCloud refused {op.tool_name}: HTTP {status}{detail}."
+    if cls is Unauthorized:
+        expiry = describe_expiry(bearer)
+        message += (
+            f" The API token is missing, invalid or expired{expiry}. Set NEEV_API_TOKEN to a valid NeevCloud bearer "
+            "JWT and restart the server (NEEV_API_BASE_URL must point at the same environment)."
+        )
+    elif status == 404:
+        message += " Check the id (list_vms / list_root_disk_volumes show valid ones) and org_id/project_id."
+    elif status == 409:
+        message += " The resource is in a state that does not allow this; read it again and resolve the conflict first."
+    elif status == 429:
+        after = _retry_after(response)
+        message += f" Rate limited; retry after {after:.0f} s." if after is not None else " Rate limited; retry later."
+        raise RateLimited(status, code, api_message, _scrub(message, bearer), retry_after=after)
+    elif status >= 500:
+        message += " NeevCloud had an internal problem; this is usually temporary."
+    elif status == 400:
+        message += " Fix the arguments as the message says and try again."
+    raise cls(status, code, api_message, _scrub(message, bearer))
+
+
+def _error_body(response: httpx2.Response) -> tuple[str | None, str | None]:
+    try:
+        data = response.json()
+    except ValueError:
+        text = " ".join(response.text.split())[:200]
+        return None, (f"(non-JSON body: {text})" if text else None)
+    if isinstance(data, dict):
+        code = data.get("code")
+        message = data.get("message")
+        return (str(code) if code is not None else None, str(message) if message is not None else None)
+    return None, None
+
+
+def _scrub(text: str, bearer: str) -> str:
+    # An API that echoes the token back must not get it into our output.
+    return text.replace(bearer, "[redacted]") if bearer else text
+
+
+__all__ = ["APIError", "APIResponse", "NeevClient", "RetryPolicy", "Timeouts"]

@@ -1,0 +1,118 @@
+"""Settings from the environment (and CLI flags of the same meaning), validated once at start-up.
+
+Secrets are `SecretStr`, so a settings object can be printed or logged without leaking them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+DEFAULT_BASE_URL = "https://api.ai.neevcloud.com/vm"
+
+# environment variable → settings field
+ENV_VARS: dict[str, str] = {
+    "NEEV_API_TOKEN": "api_token",
+    "NEEV_API_BASE_URL": "api_base_url",
+    "NEEV_ORG_ID": "org_id",
+    "NEEV_PROJECT_ID": "project_id",
+    "NEEV_MCP_SECRET": "mcp_secret",
+    "NEEV_READ_ONLY": "read_only",
+    "NEEV_CONFIRM": "confirm",
+    "NEEV_CONFIRM_FALLBACK": "confirm_fallback",
+    "NEEV_CONFIRM_TTL": "confirm_ttl",
+    "NEEV_MCP_AUDIT_LOG": "audit_log",
+    "NEEV_CONNECT_TIMEOUT": "connect_timeout",
+    "NEEV_READ_TIMEOUT": "read_timeout",
+    "NEEV_MAX_ATTEMPTS": "max_attempts",
+    "NEEV_RETRY_BACKOFF": "retry_backoff",
+    "NEEV_MCP_ALLOWED_HOSTS": "allowed_hosts",
+    "NEEV_MCP_ALLOWED_ORIGINS": "allowed_origins",
+    "NEEV_MCP_AUTH_TOKEN": "auth_token",
+    "NEEV_MCP_AUTH": "auth_mode",
+    "NEEV_MCP_LOG_LEVEL": "log_level",
+}
+
+
+class ConfigurationError(ValueError):
+    """Start-up configuration is invalid; the message names the variable and the fix."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    api_token: SecretStr | None = None
+    api_base_url: str = DEFAULT_BASE_URL
+    org_id: str | None = None
+    project_id: str | None = None
+    mcp_secret: SecretStr | None = None
+    read_only: bool = False
+    confirm: Literal["destructive", "mutating", "off"] = "destructive"
+    confirm_fallback: Literal["token", "deny"] = "token"
+    confirm_ttl: float = Field(300.0, gt=0, le=86400)
+    audit_log: Path | None = None
+    connect_timeout: float = Field(5.0, gt=0, le=300)
+    read_timeout: float = Field(30.0, gt=0, le=600)
+    max_attempts: int = Field(3, ge=1, le=10)
+    retry_backoff: float = Field(0.5, ge=0, le=60)
+    sandbox: bool = False
+    # streamable HTTP
+    transport: Literal["stdio", "http"] = "stdio"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    stateless: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    auth_token: SecretStr | None = None
+    auth_mode: Literal["static", "none", "passthrough"] | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (or http:// for a local test server)")
+        return value.rstrip("/")
+
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value
+
+    @field_validator("org_id", "project_id", "api_token", "mcp_secret", "auth_token", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def defaults(self) -> dict[str, str]:
+        return {k: v for k, v in (("org_id", self.org_id), ("project_id", self.project_id)) if v}
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Environment first, then explicit overrides (CLI flags); raises `ConfigurationError` with a clear message."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for var, name in ENV_VARS.items():
+            raw = env.get(var)
+            if raw is not None and raw != "":
+                values[name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            field_to_var = {v: k for k, v in ENV_VARS.items()}
+            problems = []
+            for err in exc.errors():
+                name = str(err["loc"][0]) if err["loc"] else "?"
+                var = field_to_var.get(name, f"--{name.replace('_', '-')}")
+                # never echo the rejected value: it may be a secret
+                problems.append(f"{var}: {err['msg']}")
+            raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None

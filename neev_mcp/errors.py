@@ -1,0 +1,147 @@
+"""Every way a tool call can fail, each with the message an agent can act on.
+
+    NeevError                      base: `.message` is safe to show (never a token), `.retryable` guides the agent
+    ├── InvalidArguments           our own validation refused the call; nothing was sent
+    ├── ConfigError                missing token / org / project; nothing was sent
+    ├── APIError                   NeevCloud answered with an error status (carries its `code` and `message`)
+    │   ├── BadRequest             400
+    │   ├── Unauthorized           401 (token missing, invalid or expired)
+    │   ├── Forbidden              403
+    │   ├── NotFound               404
+    │   ├── Conflict               409
+    │   ├── RateLimited            429 (`.retry_after` seconds, when the API said)
+    │   └── ServerError            5xx
+    ├── TransportError             no usable answer came back
+    │   ├── NotSent                the request provably never left (connect failed): always safe to retry
+    │   ├── Timeout                no answer in time: the request may have been applied
+    │   └── ConnectionLost         the connection broke mid-request: the request may have been applied
+    └── BadResponse                a 2xx answer that is not the JSON the spec promises
+
+Results built from these carry `isError: true`; the server turns any other exception into a generic tool error and
+logs it, so an unexpected bug never takes the server down.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class NeevError(Exception):
+    """Base class; `message` is what the agent reads."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_structured(self) -> dict[str, Any]:
+        return {"error": type(self).__name__, "message": self.message, "retryable": self.retryable}
+
+
+class InvalidArguments(NeevError):
+    """The arguments break the tool's input schema; `violations` lists each one."""
+
+    def __init__(self, tool: str, violations: list[str]) -> None:
+        self.violations = violations
+        lines = "\n".join(f"- {v}" for v in violations)
+        super().__init__(f"Invalid arguments for {tool} (nothing was sent to NeevCloud):\n{lines}")
+
+    def to_structured(self) -> dict[str, Any]:
+        return {**super().to_structured(), "violations": self.violations}
+
+
+class ConfigError(NeevError):
+    """The server is missing configuration it needs for this call."""
+
+
+class APIError(NeevError):
+    """NeevCloud answered with an error status."""
+
+    status: int = 0
+
+    def __init__(self, status: int, code: str | None, api_message: str | None, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.api_message = api_message
+
+    def to_structured(self) -> dict[str, Any]:
+        return {**super().to_structured(), "status": self.status, "code": self.code, "api_message": self.api_message}
+
+
+class BadRequest(APIError):
+    pass
+
+
+class Unauthorized(APIError):
+    pass
+
+
+class Forbidden(APIError):
+    pass
+
+
+class NotFound(APIError):
+    pass
+
+
+class Conflict(APIError):
+    pass
+
+
+class RateLimited(APIError):
+    retryable = True
+
+    def __init__(self, *args: Any, retry_after: float | None = None) -> None:
+        super().__init__(*args)
+        self.retry_after = retry_after
+
+    def to_structured(self) -> dict[str, Any]:
+        return {**super().to_structured(), "retry_after": self.retry_after}
+
+
+class ServerError(APIError):
+    retryable = True
+
+
+class TransportError(NeevError):
+    """No usable answer came back; `may_have_applied` says whether the API could have acted on the request."""
+
+    may_have_applied: bool = True
+    retryable = True
+
+    def to_structured(self) -> dict[str, Any]:
+        return {**super().to_structured(), "may_have_applied": self.may_have_applied}
+
+
+class NotSent(TransportError):
+    may_have_applied = False
+
+
+class Timeout(TransportError):
+    pass
+
+
+class ConnectionLost(TransportError):
+    pass
+
+
+class BadResponse(NeevError):
+    retryable = True
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    429: RateLimited,
+}
+
+
+def api_error_class(status: int) -> type[APIError]:
+    if status >= 500:
+        return ServerError
+    return _BY_STATUS.get(status, APIError)

@@ -1,0 +1,247 @@
+"""The spec layer: the vendored OpenAPI document → `Operation` models and flattened input schemas.
+
+Pure on purpose (stdlib only, no MCP, no HTTP) so that every tool schema can be derived and tested without I/O.
+The vendored spec is the single source of tool schemas; nothing here invents a constraint the spec lacks.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+SPEC_RESOURCE = "neevcloud-vm-openapi.json"
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+
+Location = Literal["path", "query", "body"]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A path or query parameter, with its schema already resolved."""
+
+    name: str
+    location: Location
+    required: bool
+    schema: dict[str, Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One API operation, as the spec defines it."""
+
+    operation_id: str
+    method: str  # upper case
+    path: str  # template, e.g. /api/v1/orgs/{org_id}/projects/{project_id}/vms
+    summary: str
+    description: str
+    parameters: tuple[Parameter, ...]
+    body_schema: dict[str, Any] | None = None
+    body_required: bool = False
+    # status code → resolved response schema (None for an empty body, e.g. 202 on delete)
+    responses: Mapping[str, dict[str, Any] | None] = field(default_factory=dict)
+
+    @property
+    def tool_name(self) -> str:
+        return snake_case(self.operation_id)
+
+    @property
+    def path_params(self) -> tuple[Parameter, ...]:
+        return tuple(p for p in self.parameters if p.location == "path")
+
+    @property
+    def query_params(self) -> tuple[Parameter, ...]:
+        return tuple(p for p in self.parameters if p.location == "query")
+
+    @property
+    def success_status(self) -> str:
+        return next((s for s in sorted(self.responses) if s.startswith("2")), "200")
+
+    def argument_locations(self) -> dict[str, tuple[Location, str]]:
+        """Tool argument name → (where it goes, its name in the API).
+
+        Path and query parameters keep their names; body properties that would clash with one get a `_body` suffix
+        (none do in this spec, but a spec update must not silently merge two fields).
+        """
+        where: dict[str, tuple[Location, str]] = {p.name: (p.location, p.name) for p in self.parameters}
+        for prop in (self.body_schema or {}).get("properties", {}):
+            arg = prop if prop not in where else f"{prop}_body"
+            where[arg] = ("body", prop)
+        return where
+
+    def split_arguments(
+        self, arguments: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+        """Split validated tool arguments into (path params, query params, JSON body); unknown names are dropped."""
+        path: dict[str, Any] = {}
+        query: dict[str, Any] = {}
+        body: dict[str, Any] | None = {} if self.body_schema is not None else None
+        for arg, (location, api_name) in self.argument_locations().items():
+            if arg not in arguments:
+                continue
+            if location == "path":
+                path[api_name] = arguments[arg]
+            elif location == "query":
+                query[api_name] = arguments[arg]
+            elif body is not None:
+                body[api_name] = arguments[arg]
+        return path, query, body
+
+
+def snake_case(name: str) -> str:
+    """`listVMs` → `list_vms`, `listRootDiskVolumes` → `list_root_disk_volumes`, `getVM` → `get_vm`.
+
+    An upper-case run followed by a plural `s` (`VMs`, `GPUs`) is one word, not `V_Ms`.
+    """
+    return "_".join(word.lower() for word in _WORD.findall(name))
+
+
+_WORD = re.compile(r"[A-Z]+s(?=[A-Z]|$)|[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+@cache
+def load_spec() -> dict[str, Any]:
+    """The vendored spec, read once per process."""
+    text = resources.files("neev_mcp").joinpath("spec", SPEC_RESOURCE).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def resolve(schema: Any, spec: Mapping[str, Any], _seen: tuple[str, ...] = ()) -> Any:
+    """Inline every local `$ref` and fold single-element `allOf` wrappers.
+
+    `{"allOf": [{"$ref": ResourceName}], "description": d}` becomes ResourceName's schema with `d` as description: a
+    wrapper's own keywords win, which is what the spec author meant by putting them beside the `allOf`.
+    OpenAPI 3.0 `nullable: true` becomes a JSON Schema type union, so the result is valid Draft 2020-12.
+    """
+    if isinstance(schema, list):
+        return [resolve(item, spec, _seen) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        ref = schema["$ref"]
+        if not ref.startswith("#/"):
+            raise ValueError(f"only local $refs are supported, got {ref!r}")
+        if ref in _seen:
+            raise ValueError(f"recursive $ref {ref!r} cannot be inlined")
+        target: Any = spec
+        for part in ref[2:].split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        siblings = {k: v for k, v in schema.items() if k != "$ref"}
+        return {**resolve(copy.deepcopy(target), spec, (*_seen, ref)), **resolve(siblings, spec, _seen)}
+    out = {key: resolve(value, spec, _seen) for key, value in schema.items()}
+    all_of = out.get("allOf")
+    if isinstance(all_of, list) and len(all_of) == 1 and isinstance(all_of[0], dict):
+        inner = all_of[0]
+        out = {**inner, **{k: v for k, v in out.items() if k != "allOf"}}
+    if out.pop("nullable", False) is True and isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+    return out
+
+
+def parse_operations(spec: Mapping[str, Any]) -> list[Operation]:
+    """Every operation of the spec, in document order."""
+    operations: list[Operation] = []
+    for path, item in spec.get("paths", {}).items():
+        shared = item.get("parameters", [])
+        for method in HTTP_METHODS:
+            raw = item.get(method)
+            if raw is None:
+                continue
+            params = tuple(_parameter(p, spec) for p in [*shared, *raw.get("parameters", [])])
+            body_schema, body_required = _body(raw.get("requestBody"), spec)
+            responses = {
+                status: _response_schema(resp, spec) for status, resp in raw.get("responses", {}).items()
+            }
+            operations.append(
+                Operation(
+                    operation_id=raw["operationId"],
+                    method=method.upper(),
+                    path=path,
+                    summary=raw.get("summary", "").strip(),
+                    description=raw.get("description", "").strip(),
+                    parameters=params,
+                    body_schema=body_schema,
+                    body_required=body_required,
+                    responses=responses,
+                )
+            )
+    return operations
+
+
+def input_schema(op: Operation, optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The operation's path, query and body parameters flattened into one closed object schema.
+
+    `optional` names parameters the server can fill in itself (configured org/project defaults).
+    """
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for param in op.parameters:
+        prop = dict(param.schema)
+        if param.description:
+            prop["description"] = param.description  # the parameter's own words are the more specific
+        properties[param.name] = prop
+        if param.required and param.name not in optional:
+            required.append(param.name)
+    body = op.body_schema or {}
+    body_required = set(body.get("required", [])) if op.body_required else set()
+    for arg, (location, api_name) in op.argument_locations().items():
+        if location != "body":
+            continue
+        properties[arg] = _closed(body["properties"][api_name])
+        if api_name in body_required:
+            required.append(arg)
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    schema["additionalProperties"] = False
+    return schema
+
+
+def _closed(schema: Any) -> Any:
+    """Close every nested object that lists its properties, so a misspelt field is an error, not a silent drop."""
+    if isinstance(schema, list):
+        return [_closed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: _closed(value) for key, value in schema.items()}
+    if out.get("type") == "object" and "properties" in out:
+        out.setdefault("additionalProperties", False)
+    return out
+
+
+def _parameter(raw: Mapping[str, Any], spec: Mapping[str, Any]) -> Parameter:
+    raw = resolve(raw, spec)
+    location = raw["in"]
+    if location not in ("path", "query"):
+        raise ValueError(f"unsupported parameter location {location!r} for {raw.get('name')!r}")
+    return Parameter(
+        name=raw["name"],
+        location=location,
+        required=bool(raw.get("required", location == "path")),
+        schema=resolve(raw.get("schema", {}), spec),
+        description=raw.get("description", "").strip(),
+    )
+
+
+def _body(raw: Mapping[str, Any] | None, spec: Mapping[str, Any]) -> tuple[dict[str, Any] | None, bool]:
+    if not raw:
+        return None, False
+    raw = resolve(raw, spec)
+    content = raw.get("content", {}).get("application/json")
+    if content is None:
+        raise ValueError("only application/json request bodies are supported")
+    schema = content.get("schema", {})
+    if schema.get("type") != "object":
+        raise ValueError("a request body must be an object schema to be flattened into tool arguments")
+    return schema, bool(raw.get("required", False))
+
+
+def _response_schema(raw: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any] | None:
+    content = resolve(raw, spec).get("content", {}).get("application/json")
+    return None if content is None else content.get("schema")

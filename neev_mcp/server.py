@@ -1,0 +1,249 @@
+"""Wiring: an `MCPServer` whose tools come from the registry.
+
+A call travels one straight road: look up → fill configured defaults → validate against the tool's own schema →
+gate (destructive tools) → API client → summariser → result. Errors a model can fix come back as `isError` results;
+nothing a tool does can take the server down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.request_state import RequestStateSecurity
+from mcp.types import CallToolResult, InputRequiredResult, TextContent, Tool, ToolAnnotations
+
+from . import __version__, helpers, prompts, resources, summaries
+from .client import NeevClient, RetryPolicy, Timeouts
+from .config import Settings
+from .errors import InvalidArguments, NeevError
+from .gate import Gate, derive_key
+from .registry import CONFIRMATION_ARG, SCOPE_ARGS, ToolDef, build_registry
+from .validation import violations
+
+log = logging.getLogger("neev_mcp.server")
+
+SERVER_NAME = "neev-mcp"
+INSTRUCTIONS = """\
+Manage NeevCloud virtual machines. Start with project_overview for the state of the whole project.
+Create/start/stop/restart return at once while the VM is in transition: follow with wait_for_vm.
+Deleting needs the user's confirmation: show the user the preview you are given and pass confirmation_token only \
+after they approve. Never guess ids: take them from list_vms, get_vm or list_root_disk_volumes."""
+
+
+class NeevServer(MCPServer):
+    """The neev-mcp server: registry-driven tools over one pooled NeevCloud client."""
+
+    def __init__(self, settings: Settings, client: NeevClient, *, now: Callable[[], dt.datetime] | None = None) -> None:
+        secret = (settings.mcp_secret.get_secret_value().encode() if settings.mcp_secret
+                  else secrets.token_bytes(32))
+        super().__init__(
+            SERVER_NAME,
+            title="NeevCloud VMs",
+            version=__version__,
+            instructions=INSTRUCTIONS,
+            lifespan=_lifespan,
+            # 2026-07-28 confirmation rounds may land on another replica: seal requestState with the shared secret.
+            request_state_security=RequestStateSecurity(
+                keys=[derive_key(secret, "request-state")], audience=SERVER_NAME
+            ),
+            warn_on_duplicate_tools=False,
+        )
+        self.settings = settings
+        self.client = client
+        self.now = now or (lambda: dt.datetime.now(dt.UTC))
+        self.registry = build_registry(settings.defaults, gated=gated_tool_names(settings))
+        self.tools_by_name = {t.name: t for t in self.registry}
+        self.gate = Gate(settings, secret, now=self.now)
+        prompts.install(self)
+        resources.install(self)
+
+    # -- listing ---------------------------------------------------------------------------------------------------
+    def visible(self, tool: ToolDef) -> bool:
+        return tool.hints.read_only or not self.settings.read_only
+
+    async def list_tools(self) -> list[Tool]:
+        return [to_mcp_tool(t) for t in self.registry if self.visible(t)] + await super().list_tools()
+
+    # -- calling ---------------------------------------------------------------------------------------------------
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        tool = self.tools_by_name.get(name)
+        if tool is None:
+            return await super().call_tool(name, arguments, context)
+        if not self.visible(tool):
+            return error_result(
+                f"{name} is disabled: this server runs in read-only mode (--read-only / NEEV_READ_ONLY). "
+                "Nothing was changed."
+            )
+        try:
+            args = self.prepare(tool, arguments or {})
+            token = self.upstream_token(context)
+            if tool.gated and self.gate.active:
+                return await self.gate.run(
+                    tool,
+                    args,
+                    context,
+                    fetch_target=lambda: self.fetch_target(tool, args, token),
+                    execute=lambda target: self.execute(tool, args, target, context, token),
+                )
+            return await self.execute(tool, args, None, context, token)
+        except NeevError as exc:
+            return error_result(exc.message, exc.to_structured())
+        except Exception:  # a bug must not take the server down; the model gets a generic, safe message
+            log.exception("tool %s failed unexpectedly", name)
+            return error_result(f"{name} failed because of an internal error in neev-mcp; nothing more is known. "
+                                "The error was logged on the server.")
+
+    def prepare(self, tool: ToolDef, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Fill configured org/project defaults, then validate everything against the tool's schema."""
+        args = dict(arguments)
+        for key in SCOPE_ARGS:
+            if key in tool.input_schema["properties"] and args.get(key) in (None, "") and key in self.settings.defaults:
+                args[key] = self.settings.defaults[key]
+        problems = violations(tool.input_schema, args)
+        if problems:
+            raise InvalidArguments(tool.name, problems)
+        return args
+
+    def upstream_token(self, context: Context | None) -> str | None:
+        """The NeevCloud token for this request: None means the server's own (`NEEV_API_TOKEN`)."""
+        return None
+
+    async def fetch_target(self, tool: ToolDef, args: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+        """The resource a gated tool would act on, read fresh from the API (for previews and re-checks)."""
+        getter = "get_vm" if tool.target == "vm_id" else "get_root_disk_volume"
+        get_tool = self.tools_by_name[getter]
+        assert get_tool.operation is not None and tool.target is not None
+        path, _, _ = get_tool.operation.split_arguments({**args})
+        response = await self.client.call(get_tool.operation, path, token=token)
+        return response.data if isinstance(response.data, dict) else {}
+
+    async def execute(
+        self,
+        tool: ToolDef,
+        args: dict[str, Any],
+        target: dict[str, Any] | None,
+        context: Context | None = None,
+        token: str | None = None,
+    ) -> CallToolResult:
+        if tool.operation is None:
+            return await self.run_helper(tool, args, context, token)
+        api_args = {k: v for k, v in args.items() if k != CONFIRMATION_ARG}
+        path, query, body = tool.operation.split_arguments(api_args)
+        response = await self.client.call(tool.operation, path, query, body, token=token)
+        text, structured = self.summarise(tool, api_args, response.data, target)
+        return ok_result(text, structured)
+
+    def summarise(
+        self, tool: ToolDef, args: dict[str, Any], data: Any, target: dict[str, Any] | None
+    ) -> tuple[str, dict[str, Any]]:
+        now = self.now()
+        if tool.summary == "deleted":
+            kind = "vm" if tool.target == "vm_id" else "root_disk"
+            ident = args.get(tool.target or "", "")
+            structured = {"accepted": True, "status": "deleting", "id": ident, "kind": kind, "target": target}
+            return summaries.deleted(args, target or {"id": ident}, kind), structured
+        data = data if isinstance(data, dict) else {"value": data}
+        fn = summaries.SUMMARISERS[tool.summary]
+        if tool.summary == "vm_action":
+            return fn(args, data, now, tool=tool.name), data
+        return fn(args, data, now), data
+
+    async def run_helper(
+        self, tool: ToolDef, args: dict[str, Any], context: Context | None, token: str | None = None
+    ) -> CallToolResult:
+        progress = _progress_reporter(context)
+        api = helpers.API(self.client, self.registry, token)
+        if tool.name == "project_overview":
+            text, structured = await helpers.project_overview(api, args, self.now)
+        elif tool.name == "wait_for_vm":
+            text, structured = await helpers.wait_for_vm(api, args, self.now, progress)
+        else:  # pragma: no cover - the registry and this switch are tested together
+            raise NeevError(f"{tool.name} has no implementation")
+        return ok_result(text, structured)
+
+
+def gated_tool_names(settings: Settings) -> set[str]:
+    tools = build_registry(settings.defaults, gated=())
+    if settings.confirm == "off":
+        return set()
+    if settings.confirm == "mutating":
+        return {t.name for t in tools if not t.hints.read_only}
+    return {t.name for t in tools if t.hints.destructive}
+
+
+def to_mcp_tool(tool: ToolDef) -> Tool:
+    h = tool.hints
+    return Tool(
+        name=tool.name,
+        title=tool.title,
+        description=tool.description,
+        input_schema=tool.input_schema,
+        output_schema=tool.output_schema,
+        annotations=ToolAnnotations(
+            title=tool.title,
+            read_only_hint=h.read_only,
+            destructive_hint=h.destructive,
+            idempotent_hint=h.idempotent,
+            open_world_hint=h.open_world,
+        ),
+    )
+
+
+def ok_result(text: str, structured: dict[str, Any]) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+
+
+def error_result(text: str, structured: dict[str, Any] | None = None) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured,
+                          is_error=True)
+
+
+def _progress_reporter(context: Context | None) -> Callable[[float, float | None, str], Awaitable[None]]:
+    async def report(done: float, total: float | None, message: str) -> None:
+        if context is not None:
+            await context.report_progress(done, total, message=message)
+
+    return report
+
+
+@asynccontextmanager
+async def _lifespan(server: MCPServer) -> AsyncIterator[None]:
+    try:
+        yield None
+    finally:
+        if isinstance(server, NeevServer):
+            await server.client.aclose()
+
+
+def build_server(settings: Settings, *, http_transport: Any = None, now: Callable[[], dt.datetime] | None = None,
+                 ) -> NeevServer:
+    """A server for `settings`; with `settings.sandbox`, wired to an in-process simulated NeevCloud."""
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    base_url = settings.api_base_url
+    if settings.sandbox and http_transport is None:
+        from .sandbox import Sandbox  # imported only when used: keeps cold start lean
+
+        sandbox = Sandbox()
+        http_transport = sandbox.transport()
+        base_url, token = "http://sandbox.neev-mcp.invalid/vm", sandbox.token
+        settings = settings.model_copy(update={
+            "org_id": settings.org_id or sandbox.org_id,
+            "project_id": settings.project_id or sandbox.project_id,
+        })
+    client = NeevClient(
+        base_url,
+        token,
+        transport=http_transport,
+        timeouts=Timeouts(connect=settings.connect_timeout, read=settings.read_timeout),
+        retry=RetryPolicy(attempts=settings.max_attempts, backoff=settings.retry_backoff),
+    )
+    return NeevServer(settings, client, now=now)

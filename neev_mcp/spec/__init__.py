@@ -1,0 +1,1 @@
+"""The vendored NeevCloud VM Service OpenAPI document (package data)."""

@@ -1,0 +1,44 @@
+"""Reading a JWT's expiry without verifying it, so that a 401 can say *why* (never the token itself)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from typing import Any
+
+
+def jwt_claims(token: str) -> dict[str, Any] | None:
+    """The unverified payload of a JWT, or None when the token is not one."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def token_expiry(token: str) -> dt.datetime | None:
+    claims = jwt_claims(token) or {}
+    exp = claims.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        return None
+    try:
+        return dt.datetime.fromtimestamp(exp, tz=dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def describe_expiry(token: str, now: dt.datetime | None = None) -> str:
+    """` (it expired at 2026-01-01T00:00:00Z)` when the JWT says so, else an empty string."""
+    expiry = token_expiry(token)
+    if expiry is None:
+        return ""
+    now = now or dt.datetime.now(dt.UTC)
+    if expiry <= now:
+        return f" (the token expired at {expiry.strftime('%Y-%m-%dT%H:%M:%SZ')})"
+    return ""

@@ -1,0 +1,127 @@
+"""Argument validation against a tool's own input schema, before anything is sent.
+
+Draft 2020-12 with formats enforced (`uuid`, `date-time`). Every violation is reported, each as
+`<path>: <what is wrong>, <what is expected>`, so a model can fix all of them in one retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError
+
+_FORMATS = FormatChecker()
+_NAME_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_PATTERN_HINTS = {
+    _NAME_PATTERN: "lower-case letters, digits and '-', starting and ending with a letter or digit",
+}
+
+
+@cache
+def _validator(schema_json: str) -> Draft202012Validator:
+    import json
+
+    return Draft202012Validator(json.loads(schema_json), format_checker=_FORMATS)
+
+
+def validator_for(schema: Mapping[str, Any]) -> Draft202012Validator:
+    import json
+
+    return _validator(json.dumps(schema, sort_keys=True))
+
+
+def violations(schema: Mapping[str, Any], arguments: Any) -> list[str]:
+    """Every way `arguments` breaks `schema`, as sentences; empty when valid."""
+    errors = sorted(
+        validator_for(schema).iter_errors(arguments), key=lambda e: (list(map(str, e.absolute_path)), e.validator)
+    )
+    return [_describe(e) for e in errors]
+
+
+def path_segment_problem(name: str, value: Any) -> str | None:
+    """Path parameters must be single, meaningful segments: `..`, `.` and empty strings would change the URL."""
+    if isinstance(value, str) and value.strip() in {"", ".", ".."}:
+        return f"{name}: {value!r} is not a valid identifier"
+    return None
+
+
+def _where(error: ValidationError) -> str:
+    parts = [str(p) if not isinstance(p, int) else f"[{p}]" for p in error.absolute_path]
+    text = ""
+    for part in parts:
+        text += part if part.startswith("[") or not text else f".{part}"
+    return text or "arguments"
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _describe(e: ValidationError) -> str:
+    where, v, inst = _where(e), e.validator, e.instance
+    expected = e.validator_value
+    if v == "required":
+        missing = [m for m in expected if isinstance(inst, dict) and m not in inst]
+        prefix = f"{where}." if where != "arguments" else ""
+        return "; ".join(f"{prefix}{m}: required" for m in missing) or f"{where}: missing a required field"
+    if v == "additionalProperties":
+        allowed = sorted(e.schema.get("properties", {}))
+        extra = sorted(k for k in inst if k not in e.schema.get("properties", {})) if isinstance(inst, dict) else []
+        names = ", ".join(repr(x) for x in extra)
+        return f"{where}: unknown field(s) {names}; allowed: {', '.join(allowed)}"
+    if v == "minimum":
+        return f"{where}: {_show(inst)} is below the minimum {expected}"
+    if v == "maximum":
+        return f"{where}: {_show(inst)} is above the maximum {expected}"
+    if v == "exclusiveMinimum":
+        return f"{where}: {_show(inst)} must be greater than {expected}"
+    if v == "exclusiveMaximum":
+        return f"{where}: {_show(inst)} must be less than {expected}"
+    if v == "pattern":
+        hint = _PATTERN_HINTS.get(expected)
+        return f"{where}: {_show(inst)} does not match {expected}" + (f" ({hint})" if hint else "")
+    if v == "maxLength":
+        return f"{where}: {_show(inst)} is longer than {expected} characters"
+    if v == "minLength":
+        return f"{where}: {_show(inst)} is shorter than {expected} characters"
+    if v == "enum":
+        return f"{where}: {_show(inst)} is not one of {', '.join(map(str, expected))}"
+    if v == "const":
+        return f"{where}: must be {expected!r}"
+    if v == "type":
+        kinds = expected if isinstance(expected, list) else [expected]
+        return f"{where}: expected {' or '.join(kinds)}, got {_json_type(inst)} {_show(inst)}"
+    if v == "format":
+        return f"{where}: {_show(inst)} is not a valid {expected}"
+    if v == "maxItems":
+        return f"{where}: has {len(inst)} items, at most {expected} allowed"
+    if v == "minItems":
+        return f"{where}: has {len(inst)} items, at least {expected} required"
+    if v == "uniqueItems":
+        return f"{where}: items must be unique (a duplicate was given)"
+    if v in ("oneOf", "anyOf"):
+        choices = [sorted(s.get("required", [])) for s in expected]
+        if all(choices):
+            names = " or ".join("+".join(c) for c in choices)
+            return f"{where}: give exactly one of {names}"
+        return f"{where}: does not match exactly one allowed form"
+    return f"{where}: {e.message}"
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"

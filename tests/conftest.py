@@ -1,0 +1,89 @@
+"""Shared fixtures: a frozen-clock sandbox, servers wired to it, and real MCP clients for both protocol eras.
+
+Tests talk MCP through `mcp.Client` and assert on what reached the (simulated) NeevCloud via `sandbox.requests`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from neev_mcp.config import Settings
+from neev_mcp.sandbox import DEFAULT_TOKEN, Sandbox, SimClock
+from neev_mcp.server import NeevServer, build_server
+
+BASE_URL = "http://sandbox.test/vm"
+ORG, PROJECT = "demo-org", "demo-project"
+START = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def clock() -> SimClock:
+    """Frozen simulated time: tests move it with `clock.advance(seconds)`."""
+    return SimClock(speed=0, start=START)
+
+
+@pytest.fixture
+def sandbox(clock: SimClock) -> Sandbox:
+    return Sandbox(token=DEFAULT_TOKEN, org_id=ORG, project_id=PROJECT, clock=clock)
+
+
+MakeServer = Callable[..., NeevServer]
+
+
+@pytest.fixture
+def make_server(sandbox: Sandbox, clock: SimClock) -> MakeServer:
+    """Build a server on the sandbox; keyword arguments override settings (e.g. read_only=True, org_id=None)."""
+
+    def make(**overrides: Any) -> NeevServer:
+        values: dict[str, Any] = {
+            "api_token": DEFAULT_TOKEN,
+            "api_base_url": BASE_URL,
+            "org_id": ORG,
+            "project_id": PROJECT,
+            "retry_backoff": 0.0,
+            "mcp_secret": "test-secret-for-neev-mcp",
+        }
+        values.update(overrides)
+        settings = Settings(**values)
+        return build_server(settings, http_transport=sandbox.transport(), now=clock.now)
+
+    return make
+
+
+@pytest.fixture
+def server(make_server: MakeServer) -> NeevServer:
+    return make_server()
+
+
+@pytest.fixture
+async def client(server: NeevServer) -> AsyncIterator[Client]:
+    """A 2026-07-28 (modern) client, in process."""
+    async with Client(server, raise_exceptions=True) as c:
+        yield c
+
+
+@pytest.fixture
+async def legacy_client(server: NeevServer) -> AsyncIterator[Client]:
+    """A handshake-era client (2025-11-25), in process, without elicitation."""
+    async with Client(server, mode="legacy", raise_exceptions=True) as c:
+        yield c
+
+
+def api_requests(sandbox: Sandbox, method: str | None = None) -> list[Any]:
+    """Recorded upstream requests, optionally only one HTTP method."""
+    return [r for r in sandbox.requests if method is None or r.method == method]
+
+
+def vm_path(vm_id: str = "", suffix: str = "") -> str:
+    base = f"/vm/api/v1/orgs/{ORG}/projects/{PROJECT}/vms"
+    return f"{base}/{vm_id}{suffix}" if vm_id else base
