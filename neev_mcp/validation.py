@@ -37,7 +37,12 @@ def violations(schema: Mapping[str, Any], arguments: Any) -> list[str]:
     errors = sorted(
         validator_for(schema).iter_errors(arguments), key=lambda e: (list(map(str, e.absolute_path)), e.validator)
     )
-    return [_describe(e) for e in errors]
+    out: list[str] = []
+    for error in errors:
+        for line in _describe(error).split("\n"):
+            if line not in out:  # one "required" error is raised per missing field; each names all of them
+                out.append(line)
+    return out
 
 
 def path_segment_problem(name: str, value: Any) -> str | None:
@@ -66,7 +71,7 @@ def _describe(e: ValidationError) -> str:
     if v == "required":
         missing = [m for m in expected if isinstance(inst, dict) and m not in inst]
         prefix = f"{where}." if where != "arguments" else ""
-        return "; ".join(f"{prefix}{m}: required" for m in missing) or f"{where}: missing a required field"
+        return "\n".join(f"{prefix}{m}: required" for m in missing) or f"{where}: missing a required field"
     if v == "additionalProperties":
         allowed = sorted(e.schema.get("properties", {}))
         extra = sorted(k for k in inst if k not in e.schema.get("properties", {})) if isinstance(inst, dict) else []

@@ -1,0 +1,316 @@
+"""Every operation through a real MCP client against the sandbox, asserting the exact request NeevCloud received."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.types import CallToolResult
+
+from neev_mcp.config import Settings
+from neev_mcp.sandbox import DEFAULT_TOKEN, Fault, Sandbox
+from neev_mcp.server import build_server
+
+from .conftest import ORG, PROJECT, MakeServer, api_requests, vm_path
+
+pytestmark = pytest.mark.anyio
+
+AUTH = f"Bearer {DEFAULT_TOKEN}"
+DISKS = f"/vm/api/v1/orgs/{ORG}/projects/{PROJECT}/root_disks"
+CREATE = {
+    "name": "web-2",
+    "region_id": "in-mum-1",
+    "vm_config_id": "vcpu-4-ram-16",
+    "plan_id": "hourly",
+    "root_disk": {"create_disk_request": {"name": "web-2-root", "size_gb": 40, "image_id": "ubuntu-24.04"}},
+    "exposed_ports": [{"port": 443, "protocol": "tcp"}],
+    "delete_root_disk": True,
+}
+
+
+def text(result: CallToolResult) -> str:
+    return result.content[0].text  # type: ignore[union-attr]
+
+
+def only_request(sandbox: Sandbox) -> Any:
+    assert len(sandbox.requests) == 1, [(r.method, r.path) for r in sandbox.requests]
+    return sandbox.requests[0]
+
+
+async def test_list_vms_sends_page_and_limit_as_query_with_the_bearer_token(client: Client, sandbox: Sandbox) -> None:
+    result = await client.call_tool("list_vms", {"page": 1, "limit": 5})
+    req = only_request(sandbox)
+    assert (req.method, req.path, req.query, req.body) == ("GET", vm_path(), {"page": "1", "limit": "5"}, None)
+    assert req.headers["authorization"] == AUTH
+    assert not result.is_error
+    assert result.structured_content["pagination"]["items_per_page"] == 5
+    assert text(result).startswith("6 VMs, page 1 of 2 — call with page=2 for more")
+
+
+async def test_create_vm_sends_exactly_the_spec_body_without_tool_only_fields(client: Client, sandbox: Sandbox) -> None:
+    result = await client.call_tool("create_vm", {**CREATE, "org_id": ORG})
+    req = only_request(sandbox)
+    assert (req.method, req.path, req.query) == ("POST", vm_path(), {})
+    assert req.body == CREATE  # no org_id / project_id / confirmation_token in the body
+    assert req.headers["authorization"] == AUTH and req.headers["content-type"] == "application/json"
+    assert not result.is_error, text(result)
+    assert result.structured_content["name"] == "web-2" and result.structured_content["status"] == "pending"
+    assert "wait_for_vm" in text(result)
+
+
+@pytest.mark.parametrize(("tool", "vm_name", "suffix", "method"), [
+    ("get_vm", "web-1", "", "GET"),
+    ("start_vm", "db-1", "/start", "POST"),
+    ("stop_vm", "web-1", "/stop", "POST"),
+    ("restart_vm", "api-staging", "/restart", "POST"),
+])
+async def test_vm_operations_hit_the_vm_path(
+    client: Client, sandbox: Sandbox, tool: str, vm_name: str, suffix: str, method: str
+) -> None:
+    vm_id = sandbox.vm_by_name(vm_name).id
+    result = await client.call_tool(tool, {"vm_id": vm_id})
+    req = only_request(sandbox)
+    assert (req.method, req.path, req.query, req.body) == (method, vm_path(vm_id, suffix), {}, None)
+    assert req.headers["authorization"] == AUTH
+    assert not result.is_error, text(result)
+    assert result.structured_content["id"] == vm_id
+    assert vm_name in text(result)
+
+
+async def test_root_disk_reads_hit_the_root_disk_paths(client: Client, sandbox: Sandbox) -> None:
+    listed = await client.call_tool("list_root_disk_volumes", {"limit": 100})
+    assert (sandbox.requests[-1].method, sandbox.requests[-1].path) == ("GET", DISKS)
+    orphan = next(d for d in listed.structured_content["data"] if d["name"] == "old-root-disk")
+    sandbox.clear_requests()
+    got = await client.call_tool("get_root_disk_volume", {"root_disk_id": orphan["id"]})
+    assert (sandbox.requests[0].method, sandbox.requests[0].path) == ("GET", f"{DISKS}/{orphan['id']}")
+    assert got.structured_content["id"] == orphan["id"]
+    assert "UNATTACHED" in text(got)
+
+
+async def test_deletes_send_one_delete_to_the_resource_path_when_confirmation_is_off(
+    make_server: MakeServer, sandbox: Sandbox
+) -> None:
+    vm_id = sandbox.vm_by_name("db-1").id
+    orphan = next(d for d in sandbox.root_disks.values() if d.name == "old-root-disk")
+    async with Client(make_server(confirm="off")) as c:
+        deleted_vm = await c.call_tool("delete_vm", {"vm_id": vm_id})
+        deleted_disk = await c.call_tool("delete_root_disk_volume", {"root_disk_id": orphan.id})
+    deletes = api_requests(sandbox, "DELETE")
+    assert [(r.path, r.body) for r in deletes] == [(vm_path(vm_id), None), (f"{DISKS}/{orphan.id}", None)]
+    assert not deleted_vm.is_error and not deleted_disk.is_error
+    assert deleted_vm.structured_content["status"] == "deleting"
+
+
+async def test_explicit_org_and_project_override_the_configured_defaults(client: Client, sandbox: Sandbox) -> None:
+    result = await client.call_tool("list_vms", {"org_id": "other-org", "project_id": "p2"})
+    assert only_request(sandbox).path == "/vm/api/v1/orgs/other-org/projects/p2/vms"
+    assert result.is_error and "HTTP 404" in text(result)
+
+
+async def test_without_configured_defaults_scope_is_required_and_named(
+    make_server: MakeServer, sandbox: Sandbox
+) -> None:
+    async with Client(make_server(org_id=None, project_id=None)) as c:
+        tools = {t.name: t for t in (await c.list_tools()).tools}
+        result = await c.call_tool("list_vms", {})
+    assert tools["list_vms"].input_schema["required"] == ["org_id", "project_id"]
+    assert result.is_error
+    assert text(result) == ("Invalid arguments for list_vms (nothing was sent to NeevCloud):\n"
+                            "- org_id: required\n- project_id: required")
+    assert sandbox.requests == []
+
+
+VM = "0b9f3c5e-8d1a-4f53-9a57-5f6d7e8a9b0c"
+GOOD_DISK = {"create_disk_request": {"name": "d", "size_gb": 20, "image_id": "ubuntu-24.04"}}
+BASE = {"name": "ok", "region_id": "in-mum-1", "vm_config_id": "c", "plan_id": "p", "root_disk": GOOD_DISK}
+ONE_OF = "root_disk: give exactly one of attach_disk_request or create_disk_request"
+SSH = "ssh-ed25519 " + "A" * 68 + " me@laptop"
+
+BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
+    ("get_vm", {"vm_id": "not-a-uuid"}, "vm_id: 'not-a-uuid' is not a valid uuid"),
+    ("get_vm", {"vm_id": "../../admin"}, "vm_id: '../../admin' is not a valid uuid"),
+    ("get_vm", {}, "vm_id: required"),
+    ("get_vm", {"vm_id": VM, "org_id": ".."}, "org_id: '..' is not a valid identifier"),
+    ("get_vm", {"vm_id": VM, "extra": 1}, "arguments: unknown field(s) 'extra'"),
+    ("list_vms", {"limit": 0}, "limit: 0 is below the minimum 1"),
+    ("list_vms", {"limit": 101}, "limit: 101 is above the maximum 100"),
+    ("list_vms", {"page": 0}, "page: 0 is below the minimum 1"),
+    ("list_vms", {"page": "2"}, "page: expected integer, got string '2'"),
+    ("list_vms", {"limit": True}, "limit: expected integer, got boolean True"),
+    ("create_vm", {**BASE, "name": "Web_1"}, "name: 'Web_1' does not match"),
+    ("create_vm", {**BASE, "name": "a" * 21}, "is longer than 20 characters"),
+    ("create_vm", {**BASE, "name": None}, "name: expected string, got null None"),
+    ("create_vm", {k: v for k, v in BASE.items() if k != "plan_id"}, "plan_id: required"),
+    ("create_vm", {**BASE, "root_disk": {"create_disk_request": {**GOOD_DISK["create_disk_request"], "size_gb": 5}}},
+     "root_disk.create_disk_request.size_gb: 5 is below the minimum 20"),
+    ("create_vm", {**BASE, "root_disk": {"create_disk_request": {**GOOD_DISK["create_disk_request"],
+                                                                 "size_gb": 4096}}},
+     "root_disk.create_disk_request.size_gb: 4096 is above the maximum 2048"),
+    ("create_vm", {**BASE, "root_disk": {}}, ONE_OF),
+    ("create_vm", {**BASE, "root_disk": {**GOOD_DISK, "attach_disk_request": {"disk_id": VM}}}, ONE_OF),
+    ("create_vm", {**BASE, "root_disk": {"attach_disk_request": {"disk_id": "nope"}}},
+     "root_disk.attach_disk_request.disk_id: 'nope' is not a valid uuid"),
+    ("create_vm", {**BASE, "root_disk": {"create_disk_request": {**GOOD_DISK["create_disk_request"], "size": 30}}},
+     "root_disk.create_disk_request: unknown field(s) 'size'"),
+    ("create_vm", {**BASE, "exposed_ports": [{"port": 0, "protocol": "tcp"}]},
+     "exposed_ports[0].port: 0 is below the minimum 1"),
+    ("create_vm", {**BASE, "exposed_ports": [{"port": 80, "protocol": "icmp"}]},
+     "exposed_ports[0].protocol: 'icmp' is not one of tcp, udp"),
+    ("create_vm", {**BASE, "exposed_ports": [{"port": 80, "protocol": "tcp"}] * 2},
+     "exposed_ports: items must be unique"),
+    ("create_vm", {**BASE, "exposed_ports": [{"port": p, "protocol": "tcp"} for p in range(1000, 1011)]},
+     "exposed_ports: has 11 items, at most 10 allowed"),
+    ("create_vm", {**BASE, "ssh_keys": ["ssh-dss AAAA"]}, "ssh_keys[0]: 'ssh-dss AAAA' does not match"),
+    ("create_vm", {**BASE, "ssh_keys": [SSH + str(i) for i in range(11)]}, "ssh_keys: has 11 items, at most 10"),
+    ("create_vm", {**BASE, "data_disks": {"create_disks": [{"name": "x", "type": "tape", "size_gb": 10}]}},
+     "data_disks.create_disks[0].type: 'tape' is not one of block, filesystem"),
+    ("create_vm", {**BASE, "data_disks": {"attached_disks": [{"disk_id": VM}] * 5}},
+     "data_disks.attached_disks: has 5 items, at most 4 allowed"),
+    ("create_vm", {**BASE, "delete_root_disk": "yes"}, "delete_root_disk: expected boolean, got string 'yes'"),
+    ("wait_for_vm", {"vm_id": VM, "target_status": "paused"}, "target_status: 'paused' is not one of running"),
+    ("wait_for_vm", {"vm_id": VM, "target_status": "running", "timeout_seconds": 601},
+     "timeout_seconds: 601 is above the maximum 600"),
+    ("project_overview", {"per_status": 0}, "per_status: 0 is below the minimum 1"),
+]
+
+
+@pytest.mark.parametrize(("tool", "args", "expected"), BAD_INPUTS, ids=[f"{t}-{e[:40]}" for t, _, e in BAD_INPUTS])
+async def test_bad_input_is_refused_with_a_precise_message_and_nothing_is_sent(
+    client: Client, sandbox: Sandbox, tool: str, args: dict[str, Any], expected: str
+) -> None:
+    result = await client.call_tool(tool, args)
+    assert result.is_error
+    assert text(result).startswith(f"Invalid arguments for {tool} (nothing was sent to NeevCloud):")
+    assert expected in text(result)
+    assert result.structured_content["error"] == "InvalidArguments"
+    assert sandbox.requests == []
+
+
+async def test_every_violation_is_reported_at_once(client: Client, sandbox: Sandbox) -> None:
+    result = await client.call_tool("create_vm", {**BASE, "name": "BAD", "exposed_ports": [{"port": 22}]})
+    assert result.structured_content["violations"] == [
+        "exposed_ports[0].protocol: required",
+        "name: 'BAD' does not match ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ (lower-case letters, digits and '-', starting "
+        "and ending with a letter or digit)",
+    ]
+
+
+async def test_an_expired_or_wrong_token_yields_an_actionable_401_without_the_token(
+    make_server: MakeServer, sandbox: Sandbox
+) -> None:
+    wrong = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4IiwiZXhwIjoxNjAwMDAwMDAwfQ.c2ln"  # exp 2020-09-13
+    async with Client(make_server(api_token=wrong)) as c:
+        result = await c.call_tool("list_vms", {})
+    assert result.is_error
+    assert text(result).startswith(
+        "NeevCloud refused list_vms: HTTP 401 [unauthorized] missing or invalid bearer token."
+    )
+    assert "expired at 2020-09-13T12:26:40Z" in text(result)
+    assert "NEEV_API_TOKEN" in text(result)
+    assert wrong not in json.dumps(result.model_dump(mode="json"))
+    assert sandbox.requests[0].headers["authorization"] == f"Bearer {wrong}"
+
+
+async def test_a_missing_token_is_reported_before_anything_is_sent(make_server: MakeServer, sandbox: Sandbox) -> None:
+    async with Client(make_server(api_token=None)) as c:
+        result = await c.call_tool("list_vms", {})
+    assert result.is_error and "Set NEEV_API_TOKEN" in text(result)
+    assert sandbox.requests == []
+
+
+async def test_api_errors_carry_the_apis_own_code_and_message(client: Client, sandbox: Sandbox) -> None:
+    failed = sandbox.vm_by_name("batch-7").id
+    unknown = await client.call_tool("get_vm", {"vm_id": VM})
+    conflict_vm = sandbox.vm_by_name("web-1")
+    bad_state = await client.call_tool("start_vm", {"vm_id": failed})
+    assert unknown.is_error and "HTTP 404 [not_found]" in text(unknown) and "list_vms" in text(unknown)
+    assert bad_state.is_error and "HTTP 400 [invalid_state]" in text(bad_state)
+    assert bad_state.structured_content["code"] == "invalid_state"
+    assert conflict_vm.status == "running"  # nothing changed
+
+
+@pytest.mark.parametrize(("status", "error", "hint"), [
+    (409, "Conflict", "resolve the conflict first"),
+    (429, "RateLimited", "Rate limited; retry after 2 s."),
+    (500, "ServerError", "usually temporary"),
+    (503, "ServerError", "usually temporary"),
+])
+async def test_upstream_error_statuses_map_to_typed_tool_errors(
+    make_server: MakeServer, sandbox: Sandbox, status: int, error: str, hint: str
+) -> None:
+    sandbox.add_faults(Fault(kind="status", status=status, retry_after=2 if status == 429 else None, count=-1))
+    async with Client(make_server(max_attempts=1)) as c:
+        result = await c.call_tool("list_vms", {})
+    assert result.is_error
+    assert result.structured_content["error"] == error and result.structured_content["status"] == status
+    assert f"HTTP {status}" in text(result) and hint in text(result)
+
+
+async def test_a_non_json_error_body_is_reported_briefly(make_server: MakeServer, sandbox: Sandbox) -> None:
+    sandbox.add_faults(Fault(kind="non_json", status=502, count=-1))
+    async with Client(make_server(max_attempts=1)) as c:
+        result = await c.call_tool("list_vms", {})
+    assert result.is_error and "HTTP 502" in text(result) and "non-JSON body" in text(result)
+
+
+async def test_read_only_mode_lists_only_read_tools_and_refuses_the_others_by_name(
+    make_server: MakeServer, sandbox: Sandbox
+) -> None:
+    async with Client(make_server(read_only=True)) as c:
+        names = [t.name for t in (await c.list_tools()).tools]
+        refused = await c.call_tool("stop_vm", {"vm_id": sandbox.vm_by_name("web-1").id})
+    assert names == ["list_vms", "get_vm", "list_root_disk_volumes", "get_root_disk_volume", "project_overview",
+                     "wait_for_vm"]
+    assert refused.is_error and "read-only mode" in text(refused)
+    assert sandbox.requests == []
+
+
+async def test_tools_and_annotations_are_the_same_on_both_protocol_eras(client: Client, legacy_client: Client) -> None:
+    modern = [t.model_dump(mode="json") for t in (await client.list_tools()).tools]
+    legacy = [t.model_dump(mode="json") for t in (await legacy_client.list_tools()).tools]
+    assert modern == legacy
+    assert client.protocol_version == "2026-07-28" and legacy_client.protocol_version == "2025-11-25"
+    delete = next(t for t in modern if t["name"] == "delete_vm")["annotations"]
+    assert (delete["destructive_hint"], delete["read_only_hint"], delete["idempotent_hint"]) == (True, False, True)
+
+
+async def test_an_unknown_tool_is_a_tool_error_not_a_crash(client: Client) -> None:
+    result = await client.call_tool("format_disk", {})
+    assert result.is_error and "format_disk" in text(result)
+    assert not (await client.call_tool("list_vms", {})).is_error
+
+
+@pytest.mark.slow
+async def test_the_server_works_over_stdio_as_a_subprocess_on_the_embedded_sandbox() -> None:
+    params = StdioServerParameters(command=sys.executable, args=["-m", "neev_mcp", "--sandbox"],
+                                   env={"NEEV_MCP_LOG_LEVEL": "WARNING", "PATH": "/usr/bin:/bin"})
+    for mode in ("legacy", "auto"):
+        async with Client(params, mode=mode) as c:
+            assert c.server_info.name == "neev-mcp"
+            assert len((await c.list_tools()).tools) == 12
+            listed = await c.call_tool("list_vms", {"limit": 100})
+            assert not listed.is_error
+            assert {vm["name"] for vm in listed.structured_content["data"]} >= {"web-1", "batch-7", "db-1"}
+            web = next(vm for vm in listed.structured_content["data"] if vm["name"] == "web-1")
+            got = await c.call_tool("get_vm", {"vm_id": web["id"]})
+            assert got.structured_content["status"] == "running"
+
+
+async def test_path_parameters_are_encoded_as_one_segment_so_they_cannot_change_the_path() -> None:
+    seen: list[bytes] = []
+
+    def upstream(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request.url.raw_path)
+        return httpx2.Response(404, json={"code": "not_found", "message": "no such project"})
+
+    server = build_server(Settings(api_token="secret-upstream-token", api_base_url="http://api.test/vm"),
+                          http_transport=httpx2.MockTransport(upstream))
+    async with Client(server) as c:
+        result = await c.call_tool("list_vms", {"org_id": "../../admin", "project_id": "x?y#z"})
+    assert seen == [b"/vm/api/v1/orgs/..%2F..%2Fadmin/projects/x%3Fy%23z/vms"]
+    assert result.is_error and "HTTP 404 [not_found] no such project" in text(result)
