@@ -64,12 +64,12 @@ def _list_vms(st: CloudState, c: Call) -> Reply:
 
 
 def _create_vm(st: CloudState, c: Call) -> Reply:
-    st.require_project(c.params["org"], c.params["project"])
     return Reply(201, st.vm_json(st.create_vm(c.params["org"], c.params["project"], c.json())))
 
 
 def _get_vm(st: CloudState, c: Call) -> Reply:
-    return Reply(200, st.vm_json(st.get_vm(c.params["org"], c.params["project"], parse_uuid(c.params["vm_id"], "vm_id"))))
+    vm_id = parse_uuid(c.params["vm_id"], "vm_id")
+    return Reply(200, st.vm_json(st.get_vm(c.params["org"], c.params["project"], vm_id)))
 
 
 def _delete_vm(st: CloudState, c: Call) -> Reply:

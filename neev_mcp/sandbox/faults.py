@@ -39,7 +39,9 @@ class Fault:
     when: ``before`` = the request never reaches the simulated service (no mutation); ``after`` = the
       request is processed (mutations apply), then the answer is replaced — a lost or garbled reply.
     count: how many matching requests it hits (-1 = forever). method / path_regex narrow the match;
-      the regex is searched in the path after base_path, e.g. ``/vms/[^/]+/start$``.
+      the regex is searched in the path after base_path, e.g. ``/vms/[^/]+/start$``. Faults act like a
+      gateway in front of the service: they are matched before authentication. Each request consumes
+      at most one fault (the first active one that matches, in insertion order).
     """
 
     kind: FaultKind

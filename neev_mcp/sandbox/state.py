@@ -164,7 +164,8 @@ class CloudState:
             vm_config_id=body["vm_config_id"], plan_id=body["plan_id"], image_id=disk.image_id, status="pending",
             created_at=now, updated_at=now, gpu_config_count=gpus,
             delete_root_disk=bool(body.get("delete_root_disk", False)) and create_req is not None,
-            root_disk_id=disk.id, data_disks=data_disks, exposed_ports=[dict(p) for p in body.get("exposed_ports") or []],
+            root_disk_id=disk.id, data_disks=data_disks,
+            exposed_ports=[dict(p) for p in body.get("exposed_ports") or []],
             ssh_keys=list(body.get("ssh_keys") or []),
         )
         steps = [(s, d, "allocating GPU" if s == "provisioning" and gpus else m) for s, d, m in CREATE_STEPS]

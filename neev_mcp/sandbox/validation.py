@@ -28,6 +28,7 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 _NAME_HINT = "use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 20 characters"
 _INT_RE = re.compile(r"^[0-9]+$")
+_REQUIRED_RE = re.compile(r"^'(.+)' is a required property$")
 
 
 @functools.cache
@@ -37,10 +38,23 @@ def load_spec() -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _nullable_to_jsonschema(node: Any) -> Any:
+    """OpenAPI 3.0 ``nullable: true`` → JSON Schema ``type: [T, "null"]`` (needed to check responses)."""
+    if isinstance(node, list):
+        return [_nullable_to_jsonschema(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _nullable_to_jsonschema(v) for k, v in node.items() if k != "nullable"}
+    if node.get("nullable") is True and isinstance(node.get("type"), str):
+        out["type"] = [node["type"], "null"]
+    return out
+
+
 @functools.cache
 def _validator(schema_name: str) -> Draft202012Validator:
     """A validator for one components/schemas entry, resolving the spec's internal ``$ref``s."""
-    registry: Registry = Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(load_spec()))
+    spec = _nullable_to_jsonschema(load_spec())
+    registry: Registry = Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(spec))
     schema = {"$ref": f"{SPEC_URI}#/components/schemas/{schema_name}"}
     return Draft202012Validator(schema, registry=registry, format_checker=FormatChecker())
 
@@ -56,8 +70,8 @@ def _describe(error: ValidationError) -> str:
     """Turn a jsonschema error into ``field.path: what is wrong``."""
     where = _field_path(error.absolute_path)
     if error.validator == "required":
-        missing = [p for p in error.validator_value if isinstance(error.instance, dict) and p not in error.instance]
-        name = missing[0] if missing else "?"
+        found = _REQUIRED_RE.match(error.message)
+        name = found.group(1) if found else "?"
         return f"{where + '.' if where else ''}{name}: is required"
     if where == "root_disk" and error.validator == "oneOf":
         return "root_disk: provide exactly one of attach_disk_request or create_disk_request"
@@ -66,17 +80,20 @@ def _describe(error: ValidationError) -> str:
     if error.validator == "maxLength" and where.endswith("name"):
         return f"{where}: {error.instance!r} is longer than 20 characters"
     if error.validator == "uniqueItems":
-        return f"{where}: contains duplicate entries"
+        return "" if where == "exposed_ports" else f"{where}: contains duplicate entries"  # see _business_errors
     return f"{where or 'body'}: {error.message}"
 
 
 def schema_errors(schema_name: str, instance: Any) -> list[str]:
-    """All schema violations of ``instance``, most relevant first, de-duplicated."""
+    """All violations of ``instance`` against a components/schemas entry, most relevant first.
+
+    Works for requests and responses alike (tests use it to check the sandbox answers per spec).
+    """
     errors = sorted(_validator(schema_name).iter_errors(instance), key=relevance, reverse=True)
     seen: list[str] = []
     for err in errors:
         text = _describe(err)
-        if text not in seen:
+        if text and text not in seen:
             seen.append(text)
     return seen
 

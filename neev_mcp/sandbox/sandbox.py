@@ -1,0 +1,155 @@
+"""The Sandbox facade: one simulated NeevCloud VM Service, its clock, faults and request log."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import threading
+
+from starlette.applications import Starlette
+
+from .app import build_app
+from .clock import SimClock
+from .faults import Fault, FaultBook, parse_faults
+from .models import VM, RootDisk
+from .recording import RecordedRequest
+from .seed import seed_bulk, seed_demo
+from .state import CloudState
+from .transport import SandboxTransport
+
+SPEED_ENV = "NEEV_SANDBOX_SPEED"
+FAULTS_ENV = "NEEV_SANDBOX_FAULTS"
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def make_token(sub: str = "sandbox-user", exp: int = 4070908800) -> str:
+    """A JWT-shaped token (HS256 over a public key: it proves nothing, it only looks right to clients)."""
+    header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    claims = {"sub": sub, "iss": "neev-sandbox", "iat": 1767225600, "exp": exp}  # iat 2026-01-01, exp 2099-01-01
+    payload = _b64url(json.dumps(claims, separators=(",", ":")).encode())
+    signature = _b64url(hmac.new(b"neev-sandbox", f"{header}.{payload}".encode(), hashlib.sha256).digest())
+    return f"{header}.{payload}.{signature}"
+
+
+DEFAULT_TOKEN = make_token()
+
+
+def _env_speed() -> float:
+    raw = os.environ.get(SPEED_ENV, "").strip()
+    if not raw:
+        return 1.0
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{SPEED_ENV} must be a number, got {raw!r}") from None
+
+
+class Sandbox:
+    """A stateful fake of the NeevCloud VM Service, served as an ASGI app.
+
+    State for tests: ``vms`` maps VM id → :class:`~neev_mcp.sandbox.models.VM` and ``root_disks`` maps
+    disk id → :class:`~neev_mcp.sandbox.models.RootDisk`; both are settled to ``clock.now()`` on access
+    and are live objects (treat them as read-only). Records disappear when their deletion completes.
+    """
+
+    def __init__(self, token: str = DEFAULT_TOKEN, org_id: str = "demo-org", project_id: str = "demo-project",
+                 seed: bool = True, clock: SimClock | None = None, base_path: str = "/vm") -> None:
+        if not token:
+            raise ValueError("token must not be empty")
+        self.token = token
+        self.org_id = org_id
+        self.project_id = project_id
+        self.clock = clock if clock is not None else SimClock(speed=_env_speed())
+        self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
+        self.state = CloudState(self.clock)
+        self.state.add_project(org_id, project_id)
+        if seed:
+            seed_demo(self.state, org_id, project_id)
+        self._faults = FaultBook()
+        if os.environ.get(FAULTS_ENV, "").strip():
+            try:
+                self._faults.add(*parse_faults(os.environ[FAULTS_ENV]))
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{FAULTS_ENV} is not a valid JSON list of faults: {exc}") from None
+        self._requests: list[RecordedRequest] = []
+        self._lock = threading.RLock()
+        self.app: Starlette = build_app(self)
+
+    # -- clients -------------------------------------------------------------------------------
+    def transport(self) -> SandboxTransport:
+        """An httpx2 async transport serving this sandbox in-process (drops and read timeouts included)."""
+        return SandboxTransport(self.app)
+
+    @property
+    def base_url(self) -> str:
+        """Base URL to use with :meth:`transport` (any host works in-process)."""
+        return f"http://sandbox{self.base_path}"
+
+    # -- request log -----------------------------------------------------------------------------
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+    def _record(self, entry: RecordedRequest) -> int:
+        """Append to the log; returns the 1-based request number (used for x-request-id)."""
+        with self._lock:
+            self._requests.append(entry)
+            return len(self._requests)
+
+    # -- faults ---------------------------------------------------------------------------------
+    def add_faults(self, *faults: Fault | dict) -> None:
+        """Queue faults (Fault objects or dicts with Fault's fields)."""
+        self._faults.add(*(f if isinstance(f, Fault) else Fault.from_dict(f) for f in faults))
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    @property
+    def faults(self) -> list[Fault]:
+        """Active faults with their remaining counts (copies)."""
+        return self._faults.active
+
+    # -- state ----------------------------------------------------------------------------------
+    def add_project(self, org_id: str, project_id: str) -> None:
+        """Make another (empty) project exist."""
+        with self._lock:
+            self.state.add_project(org_id, project_id)
+
+    def seed_bulk(self, n: int, org_id: str | None = None, project_id: str | None = None) -> list[VM]:
+        """Add ``n`` deterministic VMs (each with a root disk) to a project, default the sandbox's own."""
+        with self._lock:
+            return seed_bulk(self.state, n, org_id or self.org_id, project_id or self.project_id)
+
+    @property
+    def vms(self) -> dict[str, VM]:
+        with self._lock:
+            self.state.settle()
+            return self.state.vms
+
+    @property
+    def root_disks(self) -> dict[str, RootDisk]:
+        with self._lock:
+            self.state.settle()
+            return self.state.root_disks
+
+    def vm_by_name(self, name: str) -> VM:
+        """Convenience for tests: the (first) VM with this name in any project."""
+        for vm in self.vms.values():
+            if vm.name == name:
+                return vm
+        raise KeyError(name)
+
+    def project_path(self, org_id: str | None = None, project_id: str | None = None) -> str:
+        """``/api/v1/orgs/{org}/projects/{project}`` — the prefix of every API route (after base_path)."""
+        return f"/api/v1/orgs/{org_id or self.org_id}/projects/{project_id or self.project_id}"

@@ -1,0 +1,89 @@
+"""Serve the sandbox over real HTTP (uvicorn), for clients and tests in another process."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import socket
+import sys
+
+from .app import ConnectionDropped
+from .clock import SimClock
+from .sandbox import DEFAULT_TOKEN, Sandbox
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _DropNoiseFilter(logging.Filter):
+    """A ``drop`` fault is intentional; keep uvicorn from logging it as an application crash."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind ourselves so port 0 works and the printed URL is the real one."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def serve(host: str = "127.0.0.1", port: int = 8765, speed: float | None = None, token: str = DEFAULT_TOKEN,
+          bulk: int = 0, *, allow_remote: bool = False, seed: bool = True) -> None:
+    """Run a fresh Sandbox until interrupted. Refuses non-loopback hosts unless ``allow_remote``:
+    the admin API has no auth and the token is a public constant. ``speed=None`` honours $NEEV_SANDBOX_SPEED."""
+    import uvicorn  # imported here so in-process users of the sandbox never need it
+
+    if not allow_remote and not is_loopback(host):
+        raise ValueError(f"refusing to serve the sandbox on non-loopback host {host!r} (use --allow-remote)")
+    sb = Sandbox(token=token, seed=seed, clock=None if speed is None else SimClock(speed=speed))
+    if bulk:
+        sb.seed_bulk(bulk)
+    sock = _bind(host, port)
+    shown_host = f"[{host}]" if ":" in host else host
+    origin = f"http://{shown_host}:{sock.getsockname()[1]}"
+    token_note = "the built-in sandbox token (neev_mcp.sandbox.DEFAULT_TOKEN)" if token == DEFAULT_TOKEN \
+        else "the value passed with --token"
+    print(
+        f"neev sandbox: simulated NeevCloud VM Service at {origin}{sb.base_path}\n"
+        f"  org/project : {sb.org_id}/{sb.project_id} ({len(sb.vms)} VMs)\n"
+        f"  auth        : Authorization: Bearer <token>, where token is {token_note}\n"
+        f"  clock       : {sb.clock.speed:g}x simulated time\n"
+        f"  admin       : {origin}/_sandbox/healthz (requests, reset, faults, clock/advance)",
+        file=sys.stderr, flush=True,
+    )
+    logging.getLogger("uvicorn.error").addFilter(_DropNoiseFilter())
+    config = uvicorn.Config(sb.app, log_level="warning", access_log=False, lifespan="off")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m neev_mcp.sandbox", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--speed", type=float, default=None,
+                        help="simulated seconds per real second; 0 = frozen (default: $NEEV_SANDBOX_SPEED or 1)")
+    parser.add_argument("--token", default=DEFAULT_TOKEN, help="bearer token to accept (default: built-in)")
+    parser.add_argument("--bulk", type=int, default=0, help="add N extra VMs to the demo project")
+    parser.add_argument("--no-seed", action="store_true", help="start with an empty demo project")
+    parser.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
+    args = parser.parse_args(argv)
+    try:
+        serve(args.host, args.port, args.speed, args.token, args.bulk, allow_remote=args.allow_remote,
+              seed=not args.no_seed)
+    except (ValueError, OSError) as exc:
+        print(f"neev sandbox: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
