@@ -1,17 +1,52 @@
-"""Confirmation gate for destructive tools (placeholder: refuses every gated call until the gate lands)."""
+"""Confirmation gate: no gated call reaches NeevCloud until a human has confirmed exactly that call.
+
+    preview ─ fetch the target (nothing to fetch for a create); refuse at once what cannot succeed
+    ├─ 2026-07-28 retry carrying our sealed state + the user's answer → check answer → re-check target → execute
+    ├─ confirmation_token argument (fallback=token only) → verify HMAC, expiry, binding, first use → execute
+    └─ ask:  client declared elicitation
+             ├─ 2026-07-28: return InputRequiredResult (the client asks the user and retries)
+             └─ handshake era: elicitation/create mid-call → check answer → re-fetch target → execute
+             no elicitation (or no back-channel): fallback=token → preview + signed token; fallback=deny → refuse
+
+Confirmation is stateless across calls: the token and the 2026-07-28 round state are signed with a key derived from
+NEEV_MCP_SECRET and bound to the tool, the exact arguments and the target's id and name, so any replica sharing the
+secret can finish the job. "At most once" is enforced per process by `ReplayGuard` and across replicas by the
+re-check (a VM already 'deleting' is refused); see docs/safety.md for the cases this cannot cover.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import hmac
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from mcp.types import CallToolResult, InputRequiredResult, TextContent
+from mcp import MCPError
+from mcp.types import (
+    CallToolResult,
+    ElicitRequest,
+    ElicitRequestFormParams,
+    ElicitResult,
+    InputRequiredResult,
+    TextContent,
+)
+from mcp_types.version import is_version_at_least
 
+from .audit import AuditLog, Channel, Event
 from .config import Settings
-from .registry import ToolDef
+from .confirm_tokens import Binding, Purpose, ReplayGuard, TokenRejected, TokenSigner, Verified
+from .errors import NeevError, NotFound
+from .previews import CONFIRM_FIELD, Preview, confirmation_form, create_preview, disk_preview, impossible, vm_preview
+from .registry import CONFIRMATION_ARG, ToolDef
+
+log = logging.getLogger("neev_mcp.gate")
+
+MODERN = "2026-07-28"
+INPUT_KEY = "confirm"
+FetchTarget = Callable[[], Awaitable[dict[str, Any]]]
+Execute = Callable[[dict[str, Any] | None], Awaitable[CallToolResult]]
 
 
 def derive_key(secret: bytes, purpose: str) -> bytes:
@@ -19,20 +54,240 @@ def derive_key(secret: bytes, purpose: str) -> bytes:
     return hmac.new(secret, f"neev-mcp/{purpose}/v1".encode(), hashlib.sha256).digest()
 
 
+class Refusal(Exception):
+    """Stops a gated call; becomes an `isError` result saying what was not done and why."""
+
+    def __init__(self, event: Event, text: str, preview: Preview | None, reason: str, channel: Channel = "none"):
+        super().__init__(text)
+        self.event, self.text, self.preview, self.reason, self.channel = event, text, preview, reason, channel
+
+
 class Gate:
     def __init__(self, settings: Settings, secret: bytes, *, now: Callable[[], dt.datetime]) -> None:
         self.settings = settings
         self.active = settings.confirm != "off"
+        self._now = now
+        self.signer = TokenSigner(derive_key(secret, "confirmation-token"), settings.confirm_ttl, now)
+        self.replays = ReplayGuard(now)
+        self.audit = AuditLog(settings.audit_log, now)
+
+    @property
+    def warning(self) -> str | None:
+        """A loud line for start-up logs and /healthz when confirmation is switched off."""
+        if self.active:
+            return None
+        return "NEEV_CONFIRM=off: destructive tools run WITHOUT human confirmation (automation only)."
 
     async def run(
-        self,
-        tool: ToolDef,
-        args: dict[str, Any],
-        context: Any,
-        fetch_target: Callable[[], Awaitable[dict[str, Any]]],
-        execute: Callable[[dict[str, Any] | None], Awaitable[CallToolResult]],
+        self, tool: ToolDef, args: dict[str, Any], context: Any, fetch_target: FetchTarget, execute: Execute
     ) -> CallToolResult | InputRequiredResult:
-        return CallToolResult(
-            content=[TextContent(type="text", text=f"{tool.name}: confirmation is not available yet; nothing was deleted.")],
-            is_error=True,
-        )
+        try:
+            preview, target = await self._preview(tool, args, fetch_target)
+            binding = Binding(tool.name, args, preview.target_id, preview.name)
+            if getattr(context, "request_state", None) is not None:
+                self._check_answer(_answer(context), preview, "input_required")
+                verified = self._verify(context.request_state, binding, preview, "elicit", "input_required")
+                self._record("confirmed", preview, "input_required")
+                return await self._execute(tool, preview, target, execute, "input_required", verified)
+            if args.get(CONFIRMATION_ARG) is not None:
+                if self.settings.confirm_fallback == "deny":
+                    raise self._deny(preview, "a confirmation_token was given but NEEV_CONFIRM_FALLBACK=deny "
+                                     "accepts only confirmation by the user through the client")
+                verified = self._verify(args[CONFIRMATION_ARG], binding, preview, "token", "token")
+                self._record("confirmed", preview, "token")
+                return await self._execute(tool, preview, target, execute, "token", verified)
+            return await self._ask(tool, preview, binding, context, fetch_target, execute)
+        except Refusal as refusal:
+            return self._refused(tool, refusal)
+
+    # -- preview -----------------------------------------------------------------------------------------------------
+    async def _preview(
+        self, tool: ToolDef, args: dict[str, Any], fetch_target: FetchTarget
+    ) -> tuple[Preview, dict[str, Any] | None]:
+        if tool.target is None:  # create_vm under NEEV_CONFIRM=mutating: the preview is the requested spec
+            return create_preview(tool.name, args), None
+        target = await self._fetch(tool, args, fetch_target)
+        preview = vm_preview(tool.name, target) if tool.target == "vm_id" else disk_preview(tool.name, target)
+        blocked = impossible(preview, target)
+        if blocked:
+            raise Refusal("refused", preview.not_done(blocked[1]), preview, blocked[0])
+        return preview, target
+
+    async def _fetch(self, tool: ToolDef, args: dict[str, Any], fetch_target: FetchTarget) -> dict[str, Any]:
+        kind = "VM" if tool.target == "vm_id" else "root disk"
+        ident = str(args.get(tool.target or "", ""))
+        shell = Preview(tool.name, kind, ident, ident, "")
+        lister = "list_vms" if kind == "VM" else "list_root_disk_volumes"
+        try:
+            return await fetch_target()
+        except NotFound:
+            why = (f"it does not exist in project {args.get('org_id')}/{args.get('project_id')} (HTTP 404). "
+                   f"Take ids from {lister}.")
+            raise Refusal("refused", shell.not_done(why), shell, "not found") from None
+        except NeevError as exc:
+            why = f"its current state could not be read, so nothing was done. {exc.message}"
+            raise Refusal("refused", shell.not_done(why), shell, type(exc).__name__) from None
+
+    # -- asking ------------------------------------------------------------------------------------------------------
+    async def _ask(
+        self, tool: ToolDef, preview: Preview, binding: Binding, context: Any, fetch_target: FetchTarget,
+        execute: Execute,
+    ) -> CallToolResult | InputRequiredResult:
+        message, schema = confirmation_form(preview)
+        if _can_elicit(context):
+            if is_version_at_least(context.protocol_version or "", MODERN):
+                # No back-channel on 2026-07-28: the client asks the user and retries with the answer. Our state is a
+                # signed binding (tool, arguments, target, expiry); the SDK seals it again with the shared key.
+                state, _ = self.signer.mint(binding, "elicit")
+                self._record("requested", preview, "input_required")
+                request = ElicitRequest(params=ElicitRequestFormParams(message=message, requested_schema=schema))
+                return InputRequiredResult(input_requests={INPUT_KEY: request}, request_state=state)
+            if context.session.can_send_request:
+                asked_at = self._now()
+                self._record("requested", preview, "elicitation")
+                try:
+                    answer = await context.session.elicit_form(message, schema, related_request_id=context.request_id)
+                except MCPError as exc:  # e.g. stateless HTTP: declared, but no way to ask mid-call
+                    log.info("elicitation unavailable for %s (%s); using fallback=%s", tool.name, exc,
+                             self.settings.confirm_fallback)
+                else:
+                    if (self._now() - asked_at).total_seconds() > self.settings.confirm_ttl:
+                        why = f"the answer came after the {self.settings.confirm_ttl:.0f} s confirmation window."
+                        raise Refusal("expired", preview.not_done(why), preview, "late answer", "elicitation")
+                    self._check_answer(answer, preview, "elicitation")
+                    self._record("confirmed", preview, "elicitation")
+                    # The user may have taken minutes: read the target again right before acting on it.
+                    target = await self._recheck(tool, dict(binding.args), preview, fetch_target)
+                    return await self._execute(tool, preview, target, execute, "elicitation", None)
+        if self.settings.confirm_fallback == "deny":
+            raise self._deny(preview, "this client cannot ask the user (no elicitation support, or no back-channel "
+                             "on this transport)")
+        token, expires = self.signer.mint(binding, "token")
+        self._record("requested", preview, "token")
+        return _token_preview(tool, preview, token, expires, self.settings.confirm_ttl)
+
+    def _check_answer(self, answer: ElicitResult | None, preview: Preview, channel: Channel) -> None:
+        action = answer.action if isinstance(answer, ElicitResult) else "cancel"
+        if action == "decline":
+            raise Refusal("declined", preview.not_done("the user declined. Do not retry unless the user asks again."),
+                          preview, "declined", channel)
+        if action != "accept":
+            raise Refusal("cancelled", preview.not_done("the user cancelled the confirmation. Do not retry unless "
+                                                        "the user asks again."), preview, "cancelled", channel)
+        assert answer is not None
+        typed = str((answer.content or {}).get(CONFIRM_FIELD, "")).strip()
+        if not hmac.compare_digest(typed.encode(), preview.name.encode()):
+            shown = typed if len(typed) <= 60 else typed[:57] + "..."
+            why = f"the name typed ({shown!r}) does not match {preview.name!r}, so the confirmation does not count."
+            raise Refusal("invalid", preview.not_done(why), preview, "name mismatch", channel)
+
+    async def _recheck(
+        self, tool: ToolDef, args: dict[str, Any], preview: Preview, fetch_target: FetchTarget
+    ) -> dict[str, Any] | None:
+        """The target as it is now, provided it is still the one confirmed (same id and name) and still actionable."""
+        if preview.target_id is None:
+            return None
+        fresh, target = await self._preview(tool, args, fetch_target)
+        if (fresh.target_id, fresh.name) != (preview.target_id, preview.name):
+            why = (f"it is no longer the {preview.kind} the user confirmed (now {fresh.label}). Nothing was done; "
+                   "ask again.")
+            raise Refusal("refused", preview.not_done(why), preview, "target changed")
+        return target
+
+    # -- tokens ------------------------------------------------------------------------------------------------------
+    def _verify(self, token: Any, binding: Binding, preview: Preview, purpose: Purpose, channel: Channel) -> Verified:
+        try:
+            return self.signer.verify(str(token), binding, purpose)
+        except TokenRejected as exc:
+            if exc.failure == "expired":
+                when = exc.expired_at.strftime("%Y-%m-%dT%H:%M:%SZ") if exc.expired_at else "earlier"
+                why = (f"the confirmation expired at {when}. Call {preview.tool} again without confirmation_token "
+                       "for a fresh preview and ask the user again.")
+                raise Refusal("expired", preview.not_done(why), preview, "expired", channel) from None
+            if purpose == "elicit":
+                why = (f"the {preview.kind} is no longer the one the user confirmed (its id or name changed). "
+                       "Nothing was done; ask again.")
+                raise Refusal("refused", preview.not_done(why), preview, "target changed", channel) from None
+            why = (f"confirmation_token is not valid for this call: it is malformed, forged, or was issued for "
+                   f"another {preview.kind}, other arguments or another tool. Call {preview.tool} again without "
+                   "confirmation_token for a fresh preview, show it to the user, and use the token it returns.")
+            raise Refusal("invalid", preview.not_done(why), preview, exc.failure, channel) from None
+
+    def _deny(self, preview: Preview, cause: str) -> Refusal:
+        why = (f"{cause}. This server requires confirmation by the user (NEEV_CONFIRM={self.settings.confirm}, "
+               "NEEV_CONFIRM_FALLBACK=deny). To enable it: use an MCP client that supports elicitation "
+               "(form mode), or set NEEV_CONFIRM_FALLBACK=token so the server returns a preview and a one-time "
+               "confirmation token the agent passes back after the user approves.")
+        return Refusal("refused", preview.not_done(why), preview, "fallback=deny")
+
+    # -- execution ---------------------------------------------------------------------------------------------------
+    async def _execute(
+        self, tool: ToolDef, preview: Preview, target: dict[str, Any] | None, execute: Execute, channel: Channel,
+        verified: Verified | None,
+    ) -> CallToolResult:
+        # `target` was read in this very call, just now: that read is the re-check (same id and name, not deleting).
+        if verified is not None and not self.replays.claim(verified):
+            why = (f"this confirmation has already been used. Each confirmation runs once; call {preview.tool} "
+                   "again without confirmation_token if the user wants it done again.")
+            raise Refusal("invalid", preview.not_done(why), preview, "replayed", channel)
+        try:
+            result = await execute(target)
+        except NeevError as exc:
+            self._record("failed", preview, channel, type(exc).__name__)
+            raise
+        except Exception:
+            self._record("failed", preview, channel, "internal error")
+            raise
+        self._record("failed" if result.is_error else "executed", preview, channel)
+        return result
+
+    # -- results and audit -------------------------------------------------------------------------------------------
+    def _record(self, event: Event, preview: Preview, channel: Channel, reason: str | None = None) -> None:
+        self.audit.record(event, preview.tool, preview.target_id, preview.name, channel=channel, reason=reason)
+
+    def _refused(self, tool: ToolDef, refusal: Refusal) -> CallToolResult:
+        preview = refusal.preview
+        if preview is not None:
+            self._record(refusal.event, preview, refusal.channel, refusal.reason)
+        structured = {
+            "executed": False,
+            "decision": refusal.event,
+            "reason": refusal.reason,
+            "tool": tool.name,
+            "target": {"id": preview.target_id, "name": preview.name} if preview else None,
+        }
+        return CallToolResult(content=[TextContent(type="text", text=refusal.text)], structured_content=structured,
+                              is_error=True)
+
+
+def _can_elicit(context: Any) -> bool:
+    caps = getattr(context, "client_capabilities", None) if context is not None else None
+    return caps is not None and caps.elicitation is not None
+
+
+def _answer(context: Any) -> ElicitResult | None:
+    answer = (context.input_responses or {}).get(INPUT_KEY)
+    return answer if isinstance(answer, ElicitResult) else None
+
+
+def _token_preview(
+    tool: ToolDef, preview: Preview, token: str, expires: dt.datetime, ttl: float
+) -> CallToolResult:
+    when = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = (
+        f"{preview.text}\n\nNot {preview.past} yet: this needs the user's confirmation. Show the preview above to the "
+        f"user and ask whether to {preview.verb} {preview.kind} {preview.name}. Only if they agree, call {tool.name} "
+        f'again with the same arguments plus confirmation_token="{token}". The token expires at {when} '
+        f"({ttl:.0f} s) and works once, only for this {preview.kind} with these arguments."
+    )
+    structured = {
+        "executed": False,
+        "confirmation_required": True,
+        "tool": tool.name,
+        "target": {"id": preview.target_id, "name": preview.name},
+        "preview": preview.text,
+        "facts": preview.facts,
+        "confirmation_token": token,
+        "expires_at": when,
+    }
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)

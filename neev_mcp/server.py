@@ -22,7 +22,7 @@ from mcp.types import CallToolResult, InputRequiredResult, TextContent, Tool, To
 from . import __version__, helpers, prompts, resources, summaries
 from .client import NeevClient, RetryPolicy, Timeouts
 from .config import Settings
-from .errors import InvalidArguments, NeevError
+from .errors import ConfigError, InvalidArguments, NeevError
 from .gate import Gate, derive_key
 from .registry import CONFIRMATION_ARG, SCOPE_ARGS, ToolDef, build_registry
 from .validation import violations
@@ -39,6 +39,8 @@ after they approve. Never guess ids: take them from list_vms, get_vm or list_roo
 
 class NeevServer(MCPServer):
     """The neev-mcp server: registry-driven tools over one pooled NeevCloud client."""
+
+    helper_limits: helpers.Limits = helpers.Limits()  # page caps and poll timings; tests and the demo poll faster
 
     def __init__(self, settings: Settings, client: NeevClient, *, now: Callable[[], dt.datetime] | None = None) -> None:
         secret = (settings.mcp_secret.get_secret_value().encode() if settings.mcp_secret
@@ -114,8 +116,19 @@ class NeevServer(MCPServer):
         return args
 
     def upstream_token(self, context: Context | None) -> str | None:
-        """The NeevCloud token for this request: None means the server's own (`NEEV_API_TOKEN`)."""
-        return None
+        """The NeevCloud token for this request: None means the server's own (`NEEV_API_TOKEN`).
+
+        Only pass-through mode (HTTP, `NEEV_MCP_AUTH=passthrough`) uses the request's own bearer, and then never the
+        server's token; in every other mode the MCP client's Authorization header is never forwarded upstream.
+        """
+        if self.settings.auth_mode != "passthrough":
+            return None
+        headers = context.headers if context is not None else None
+        scheme, _, bearer = (headers.get("authorization", "") if headers else "").partition(" ")
+        if scheme.lower() != "bearer" or not bearer.strip():
+            raise ConfigError("Pass-through mode: this request carries no 'Authorization: Bearer <NeevCloud token>' "
+                              "header, so there is no token to call NeevCloud with. Nothing was sent.")
+        return bearer.strip()
 
     async def fetch_target(self, tool: ToolDef, args: dict[str, Any], token: str | None = None) -> dict[str, Any]:
         """The resource a gated tool would act on, read fresh from the API (for previews and re-checks)."""
@@ -124,7 +137,17 @@ class NeevServer(MCPServer):
         assert get_tool.operation is not None and tool.target is not None
         path, _, _ = get_tool.operation.split_arguments({**args})
         response = await self.client.call(get_tool.operation, path, token=token)
-        return response.data if isinstance(response.data, dict) else {}
+        target = response.data if isinstance(response.data, dict) else {}
+        if getter == "get_root_disk_volume" and target.get("is_attached") and target.get("vm_id"):
+            # A refusal should name the VM holding the disk, not only its id.
+            vm_op = self.tools_by_name["get_vm"].operation
+            assert vm_op is not None
+            try:
+                vm = await self.client.call(vm_op, {**path, "vm_id": target["vm_id"]}, token=token)
+                target = {**target, "vm_name": (vm.data or {}).get("name")}
+            except NeevError:
+                pass  # the id alone still explains the refusal
+        return target
 
     async def execute(
         self,
@@ -139,13 +162,13 @@ class NeevServer(MCPServer):
         api_args = {k: v for k, v in args.items() if k != CONFIRMATION_ARG}
         path, query, body = tool.operation.split_arguments(api_args)
         response = await self.client.call(tool.operation, path, query, body, token=token)
-        text, structured = self.summarise(tool, api_args, response.data, target)
+        text, structured = await self.summarise(tool, api_args, response.data, target, token)
         return ok_result(text, structured)
 
-    def summarise(
-        self, tool: ToolDef, args: dict[str, Any], data: Any, target: dict[str, Any] | None
+    async def summarise(
+        self, tool: ToolDef, args: dict[str, Any], data: Any, target: dict[str, Any] | None, token: str | None = None
     ) -> tuple[str, dict[str, Any]]:
-        now = self.now()
+        """Text for the agent, the API object(s) unchanged as structuredContent."""
         if tool.summary == "deleted":
             kind = "vm" if tool.target == "vm_id" else "root_disk"
             ident = args.get(tool.target or "", "")
@@ -154,8 +177,17 @@ class NeevServer(MCPServer):
         data = data if isinstance(data, dict) else {"value": data}
         fn = summaries.SUMMARISERS[tool.summary]
         if tool.summary == "vm_action":
-            return fn(args, data, now, tool=tool.name), data
-        return fn(args, data, now), data
+            return fn(args, data, self.now(), tool=tool.name), data
+        if tool.summary in ("disk", "disk_list"):  # name the VMs the disks are attached to (bounded extra reads)
+            disks = (data.get("data") or []) if tool.summary == "disk_list" else [data]
+            api = helpers.API(self.client, self.registry, token)
+            scope = {k: args[k] for k in SCOPE_ARGS if k in args}
+            paging = data.get("pagination") or {}
+            near = (int(paging.get("current_page") or 1) - 1) * int(paging.get("items_per_page") or 0)
+            names = await helpers.vm_names(api, scope, [d.get("vm_id") for d in disks if isinstance(d, dict)],
+                                           self.helper_limits, near)
+            return fn(args, data, self.now(), vm_names=names), data
+        return fn(args, data, self.now()), data
 
     async def run_helper(
         self, tool: ToolDef, args: dict[str, Any], context: Context | None, token: str | None = None
@@ -163,12 +195,14 @@ class NeevServer(MCPServer):
         progress = _progress_reporter(context)
         api = helpers.API(self.client, self.registry, token)
         if tool.name == "project_overview":
-            text, structured = await helpers.project_overview(api, args, self.now)
+            outcome = await helpers.project_overview(api, args, self.now, self.helper_limits)
         elif tool.name == "wait_for_vm":
-            text, structured = await helpers.wait_for_vm(api, args, self.now, progress)
+            outcome = await helpers.wait_for_vm(api, args, self.now, progress, self.helper_limits)
         else:  # pragma: no cover - the registry and this switch are tested together
             raise NeevError(f"{tool.name} has no implementation")
-        return ok_result(text, structured)
+        if outcome.is_error:
+            return error_result(outcome.text, outcome.structured)
+        return ok_result(outcome.text, outcome.structured)
 
 
 def gated_tool_names(settings: Settings) -> set[str]:
