@@ -80,7 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from .server import build_server
 
-    build_server(settings).run("stdio")
+    try:
+        server = build_server(settings)
+    except ConfigurationError as exc:  # e.g. a malformed prompt file: say which, without a traceback
+        print(f"neev-mcp: {exc}", file=sys.stderr)
+        return 2
+    server.run("stdio")
     return 0
 
 

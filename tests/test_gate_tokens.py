@@ -209,3 +209,20 @@ async def test_a_token_from_a_token_replica_is_refused_by_a_deny_replica(make_se
         result = await strict.call_tool("delete_vm", {"vm_id": web, "confirmation_token": token})
     assert result.is_error
     assert upstream(sandbox, "DELETE") == []
+
+
+def test_every_other_spelling_of_the_mac_is_refused_even_where_base64_would_decode_it_to_the_same_bytes() -> None:
+    import datetime as dt
+    import string
+
+    from neev_mcp.confirm_tokens import Binding, TokenRejected, TokenSigner
+
+    now = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
+    signer = TokenSigner(b"k" * 32, 300, lambda: now)
+    binding = Binding("delete_vm", {"vm_id": "x"}, "x", "web-1")
+    token, _ = signer.mint(binding)
+    signer.verify(token, binding)
+    alphabet = string.ascii_letters + string.digits + "-_"
+    for char in alphabet.replace(token[-1], ""):
+        with pytest.raises(TokenRejected):
+            signer.verify(token[:-1] + char, binding)
