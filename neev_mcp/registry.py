@@ -161,6 +161,7 @@ def _helpers(operations: list[Operation], defaults: Mapping[str, str]) -> list[T
                 scope_required,
             ),
             summary="overview",
+            output_schema=OVERVIEW_OUTPUT,
         ),
         ToolDef(
             name="wait_for_vm",
@@ -180,8 +181,22 @@ def _helpers(operations: list[Operation], defaults: Mapping[str, str]) -> list[T
             ),
             summary="vm",
             target="vm_id",
+            output_schema=WAIT_OUTPUT,
         ),
     ]
+
+
+# Output schemas only for the helpers, whose shapes are ours (docs/summaries.md explains why). Nothing is `required`:
+# error results carry {error, message, retryable} instead, and they must conform too.
+_INT, _BOOL, _STR = {"type": "integer"}, {"type": "boolean"}, {"type": "string"}
+WAIT_OUTPUT: dict[str, Any] = {"type": "object", "properties": {
+    "reached": _BOOL, "timed_out": _BOOL, "status": {"type": ["string", "null"]}, "target_status": _STR,
+    "vm_id": _STR, "elapsed_seconds": {"type": "number"}, "checks": _INT, "vm": {"type": ["object", "null"]}}}
+OVERVIEW_OUTPUT: dict[str, Any] = {"type": "object", "properties": {
+    "complete": _BOOL, "vm_total": _INT, "vm_by_status": {"type": "object", "additionalProperties": _INT},
+    "failed": {"type": "array"}, "in_transition": {"type": "array"}, "root_disk_total": _INT,
+    "unattached_root_disks": {"type": "array"}, "unattached_total_gb": _INT, "reads": {"type": "object"},
+    "list_cap": _INT}}
 
 
 def _obj(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:

@@ -1,170 +1,380 @@
 """Pure functions from API objects to short, decision-ready text for agents.
 
-No I/O and no clock of their own: `now` is passed in, so every output can be snapshot-tested exactly.
+No I/O and no clock of their own: `now` is passed in, so every output can be snapshot-tested exactly. Every text
+answers "what is the state, and what can I do next?" in as few lines as the answer allows; the full API objects
+travel beside it as `structuredContent`. The project overview is bounded: its size depends on how many *kinds* of
+thing there are (statuses, failure messages), not on how many VMs the project holds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+
+Obj = Mapping[str, Any]
 
 TRANSITIONAL = frozenset({"pending", "provisioning", "starting", "stopping", "restarting", "deleting"})
 STATUS_ORDER = ("running", "stopped", "failed", "pending", "provisioning", "starting", "stopping", "restarting",
                 "deleting", "deleted")
+# The status a VM in transition is heading for: what to pass to wait_for_vm.
+HEADING_FOR = {"pending": "running", "provisioning": "running", "starting": "running", "restarting": "running",
+               "stopping": "stopped", "deleting": "deleted"}
+DISK_TRANSITIONAL = frozenset({"provisioning", "creating", "attaching", "detaching", "deleting"})
 
 NEXT_STEPS: dict[str, str] = {
-    "running": "Next: stop_vm or restart_vm; delete_vm to remove it.",
-    "stopped": "Next: start_vm to boot it, or delete_vm to remove it.",
-    "pending": "In transition: wait_for_vm with target_status 'running'.",
-    "provisioning": "In transition: wait_for_vm with target_status 'running'.",
-    "starting": "In transition: wait_for_vm with target_status 'running'.",
-    "restarting": "In transition: wait_for_vm with target_status 'running'.",
-    "stopping": "In transition: wait_for_vm with target_status 'stopped'.",
-    "deleting": "Being deleted: wait_for_vm with target_status 'deleted'.",
-    "failed": "Failed: read the message; delete_vm and create it again (perhaps in another region) once the cause is "
-    "fixed.",
+    "running": "Next: stop_vm or restart_vm; delete_vm removes it (the user is asked first).",
+    "stopped": "Next: start_vm to boot it, or delete_vm to remove it (the user is asked first).",
+    "failed": "Next: it cannot be started. Fix the cause above, then delete_vm and create_vm again (for a capacity "
+    "problem: later or in another region).",
+    "deleted": "Nothing left to do: the VM is deleted.",
 }
+STRUCTURED_CAP = 25  # list entries kept in the overview's structuredContent (counts stay exact; bounded like the text)
+MAX_FAILURE_GROUPS = 8  # distinct failure messages spelled out in the overview
 
 
-def age(created_at: str | None, now: dt.datetime) -> str:
-    if not created_at:
-        return "age unknown"
+# -- small pieces ------------------------------------------------------------------------------------------------
+def _parse(ts: Any) -> dt.datetime | None:
+    if not isinstance(ts, str) or not ts:
+        return None
     try:
-        then = dt.datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+        then = dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
     except ValueError:
-        return "age unknown"
-    if then.tzinfo is None:
-        then = then.replace(tzinfo=dt.UTC)
+        return None
+    return then if then.tzinfo else then.replace(tzinfo=dt.UTC)
+
+
+def span(ts: Any, now: dt.datetime) -> str:
+    """How long ago `ts` was, in the largest whole unit: '40d', '3h', '12m', '5s' ('?' when unreadable)."""
+    then = _parse(ts)
+    if then is None:
+        return "?"
     seconds = max(0, int((now - then).total_seconds()))
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
-            return f"{seconds // size}{unit} old"
-    return f"{seconds}s old"
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
-def ports(vm: Mapping[str, Any]) -> str:
+def age(created_at: Any, now: dt.datetime) -> str:
+    when = span(created_at, now)
+    return "age unknown" if when == "?" else f"{when} old"
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def ident(obj: Obj) -> str:
+    """`name (id)`, or just the id when the name is unknown."""
+    name, oid = obj.get("name"), obj.get("id")
+    return f"{name} ({oid})" if name else str(oid)
+
+
+def ports(vm: Obj) -> str:
     items = vm.get("exposed_ports") or []
     return ",".join(f"{p.get('port')}/{p.get('protocol')}" for p in items) or "no ports"
 
 
-def status_label(vm: Mapping[str, Any]) -> str:
+def _status_order(status: str) -> int:
+    return STATUS_ORDER.index(status) if status in STATUS_ORDER else len(STATUS_ORDER)
+
+
+def status_label(vm: Obj) -> str:
+    """`running`, or `provisioning (in transition: allocating compute)` for a VM on its way somewhere."""
     status = str(vm.get("status", "unknown"))
-    return f"{status} (in transition)" if status in TRANSITIONAL else status
+    if status not in TRANSITIONAL:
+        return status
+    detail = f": {vm['message']}" if vm.get("message") else ""
+    return f"{status} (in transition{detail})"
 
 
-def vm_line(vm: Mapping[str, Any], now: dt.datetime) -> str:
-    parts = [
-        f"{vm.get('name')} ({vm.get('id')})",
-        status_label(vm),
-        vm.get("public_ip") or "no public IP",
-        ports(vm),
-        f"{vm.get('vm_config_id')}/{vm.get('plan_id')}",
-    ]
+def tally(statuses: Iterable[str]) -> str:
+    """'3 running, 1 stopped, 1 failed, 1 provisioning' in lifecycle order."""
+    counted = Counter(statuses)
+    return ", ".join(f"{counted[s]} {s}" for s in sorted(counted, key=_status_order)) or "none"
+
+
+def counts(vms: Sequence[Obj]) -> str:
+    return tally(str(vm.get("status")) for vm in vms)
+
+
+def wait_hint(vm: Obj) -> str:
+    status = str(vm.get("status"))
+    return f"wait_for_vm vm_id={vm.get('id')} target_status={HEADING_FOR.get(status, 'running')}"
+
+
+def next_steps(vm: Obj) -> str:
+    status = str(vm.get("status"))
+    if status in TRANSITIONAL:
+        return f"Next: {wait_hint(vm)}."
+    return NEXT_STEPS.get(status, "")
+
+
+# -- VMs -----------------------------------------------------------------------------------------------------------
+def vm_line(vm: Obj, now: dt.datetime) -> str:
+    parts = [ident(vm), status_label(vm), vm.get("public_ip") or "no IP", ports(vm),
+             f"{vm.get('vm_config_id')}/{vm.get('plan_id')}"]
     if vm.get("gpu_config_count"):
-        parts.append(f"{vm['gpu_config_count']} GPU")
+        parts.append(plural(int(vm["gpu_config_count"]), "GPU"))
     parts.append(age(vm.get("created_at"), now))
     line = " · ".join(str(p) for p in parts)
-    if vm.get("status") == "failed" and vm.get("message"):
-        line += f" — failed: {vm['message']}"
+    if vm.get("status") == "failed":
+        line += f" — FAILED: {vm.get('message') or 'no reason given'}"
     return line
 
 
-def counts(vms: Sequence[Mapping[str, Any]]) -> str:
-    tally = Counter(str(vm.get("status")) for vm in vms)
-    ordered = sorted(tally, key=lambda s: STATUS_ORDER.index(s) if s in STATUS_ORDER else len(STATUS_ORDER))
-    return ", ".join(f"{tally[s]} {s}" for s in ordered) or "none"
-
-
-def page_position(pagination: Mapping[str, Any] | None, shown: int, noun: str) -> str:
+def page_position(pagination: Obj | None, shown: int, noun: str) -> tuple[str, bool]:
+    """('45 VMs, page 1 of 3 — call with page=2 for more', whole_project_on_this_page)."""
     p = pagination or {}
-    total, pages, page = p.get("total_items", shown), p.get("total_pages", 1) or 1, p.get("current_page", 1)
-    text = f"{total} {noun}{'s' if total != 1 else ''}, page {page} of {pages}"
-    if isinstance(page, int) and isinstance(pages, int) and page < pages:
+    total, pages, page = p.get("total_items", shown), p.get("total_pages") or 1, p.get("current_page") or 1
+    text = plural(int(total), noun)
+    if not (isinstance(page, int) and isinstance(pages, int)) or (pages <= 1 and page <= 1):
+        return text, True
+    text += f", page {page} of {pages}"
+    if page < pages:
         text += f" — call with page={page + 1} for more"
-    return text
+    elif page > pages:
+        text += f": past the last page; pages run 1–{pages}"
+    return text, False
 
 
-def vm_list(args: Mapping[str, Any], data: Mapping[str, Any], now: dt.datetime) -> str:
+def vm_list(args: Obj, data: Obj, now: dt.datetime) -> str:
     vms = data.get("data") or []
-    header = f"{page_position(data.get('pagination'), len(vms), 'VM')}. On this page: {counts(vms)}."
-    return "\n".join([header, *(f"- {vm_line(vm, now)}" for vm in vms)])
+    position, whole = page_position(data.get("pagination"), len(vms), "VM")
+    if not vms:
+        return f"{position}. No VMs here{'' if not whole else '; create one with create_vm'}."
+    if whole:
+        header = f"{position}: {counts(vms)}."
+    else:
+        header = f"{position}. On this page: {counts(vms)}. (project_overview counts every page.)"
+    legend = "name (id) · status · public IP · ports · config/plan · GPUs · age"
+    return "\n".join([header, legend, *(f"- {vm_line(vm, now)}" for vm in vms)])
 
 
-def vm(args: Mapping[str, Any], data: Mapping[str, Any], now: dt.datetime) -> str:
-    disk = data.get("root_disk") or {}
-    lines = [f"VM {vm_line(data, now)}."]
-    if data.get("message") and data.get("status") != "failed":
+def vm(args: Obj, data: Obj, now: dt.datetime) -> str:
+    status = str(data.get("status"))
+    specs = [str(data.get("region_id")), str(data.get("vm_config_id")), f"{data.get('plan_id')} plan"]
+    if data.get("gpu_config_count"):
+        specs.append(plural(int(data["gpu_config_count"]), "GPU"))
+    specs += [f"image {data.get('image_id')}",
+              f"public IP {data['public_ip']}" if data.get("public_ip") else "no public IP",
+              f"ports {ports(data)}" if data.get("exposed_ports") else "no exposed ports"]
+    state = "has FAILED" if status == "failed" else f"is {status_label(data)}"
+    lines = [f"VM {ident(data)} {state}: {', '.join(specs)}. Created "
+             f"{span(data.get('created_at'), now)} ago; last change {span(data.get('updated_at'), now)} ago."]
+    if status == "failed":
+        lines.append(f"Failure: {data.get('message') or 'no reason given by NeevCloud'}.")
+    elif data.get("message") and status not in TRANSITIONAL:
         lines.append(f"Status detail: {data['message']}.")
-    if disk:
+    root = data.get("root_disk") or {}
+    if root:
         fate = "deleted with the VM" if data.get("delete_root_disk") else "kept (detached) when the VM is deleted"
-        lines.append(f"Root disk {disk.get('name')} ({disk.get('id')}), {disk.get('size_gb')} GB, {fate}.")
+        lines.append(f"Root disk {ident(root)}, {root.get('size_gb')} GB, {fate}.")
     data_disks = data.get("data_disks") or []
     if data_disks:
         lines.append("Data disks: " + ", ".join(f"{d.get('name')} {d.get('size_gb')} GB" for d in data_disks) + ".")
-    lines.append(NEXT_STEPS.get(str(data.get("status")), ""))
+    lines.append(next_steps(data))
     return "\n".join(line for line in lines if line)
 
 
-def vm_created(args: Mapping[str, Any], data: Mapping[str, Any], now: dt.datetime) -> str:
-    return (
-        f"Requested VM {data.get('name')} ({data.get('id')}); status now {data.get('status')}. "
-        f"Await it with wait_for_vm vm_id={data.get('id')} target_status=running."
-    )
+def vm_created(args: Obj, data: Obj, now: dt.datetime) -> str:
+    root = args.get("root_disk") or {}
+    new_disk, attach = root.get("create_disk_request"), root.get("attach_disk_request")
+    what = [str(data.get("region_id") or args.get("region_id")), str(data.get("vm_config_id")),
+            f"{data.get('plan_id')} plan"]
+    if data.get("gpu_config_count"):
+        what.append(plural(int(data["gpu_config_count"]), "GPU"))
+    if new_disk:
+        fate = "deleted with the VM" if args.get("delete_root_disk") else "kept when the VM is deleted"
+        what.append(f"new {new_disk.get('size_gb')} GB root disk {new_disk.get('name')} from "
+                    f"{new_disk.get('image_id')} ({fate})")
+    elif attach:
+        what.append(f"existing root disk {attach.get('disk_id')}")
+    if data.get("exposed_ports"):
+        what.append(f"ports {ports(data)}")
+    return (f"Create requested: VM {ident(data)} — {', '.join(what)}.\n"
+            f"Status now: {status_label(data)}. It is not usable yet: {wait_hint({**data, 'status': 'pending'})}.")
 
 
 _ACTION_TARGET = {"start_vm": "running", "stop_vm": "stopped", "restart_vm": "running"}
 
 
-def vm_action(args: Mapping[str, Any], data: Mapping[str, Any], now: dt.datetime, tool: str = "") -> str:
+def vm_action(args: Obj, data: Obj, now: dt.datetime, tool: str = "") -> str:
     target = _ACTION_TARGET.get(tool, "running")
     verb = tool.removesuffix("_vm") or "action"
-    status = data.get("status")
-    if status == target:
-        return f"{verb.capitalize()} requested for VM {data.get('name')} ({data.get('id')}); it is already {status}."
-    return (
-        f"{verb.capitalize()} requested for VM {data.get('name')} ({data.get('id')}); status now {status}. "
-        f"Await it with wait_for_vm vm_id={data.get('id')} target_status={target}."
-    )
-
-
-def disk_line(disk: Mapping[str, Any], vm_names: Mapping[str, str], now: dt.datetime) -> str:
-    if disk.get("is_attached"):
-        vm_id = disk.get("vm_id")
-        where = f"attached to {vm_names.get(str(vm_id), 'VM')} ({vm_id})"
+    status = str(data.get("status"))
+    if tool == "restart_vm" and status == "stopped":
+        return f"VM {ident(data)} is stopped: restart_vm has no effect on a stopped VM. Use start_vm to boot it."
+    if status == target and tool != "restart_vm":
+        return f"VM {ident(data)} is already {status}: {tool} had no effect. {next_steps(data)}"
+    text = f"{verb.capitalize()} requested for VM {ident(data)}; status now {status_label(data)}."
+    if status in TRANSITIONAL:
+        text += f" Next: wait_for_vm vm_id={data.get('id')} target_status={target}."
     else:
-        where = "UNATTACHED (deletable with delete_root_disk_volume)"
-    return (f"{disk.get('name')} ({disk.get('id')}) · {disk.get('size_gb')} GB · {disk.get('image_id')} · "
-            f"{disk.get('status')} · {where} · {age(disk.get('created_at'), now)}")
-
-
-def disk_list(args: Mapping[str, Any], data: Mapping[str, Any], now: dt.datetime,
-              vm_names: Mapping[str, str] | None = None) -> str:
-    disks = data.get("data") or []
-    free = [d for d in disks if not d.get("is_attached")]
-    header = (f"{page_position(data.get('pagination'), len(disks), 'root disk')}. On this page: "
-              f"{len(disks) - len(free)} attached, {len(free)} unattached "
-              f"({sum(int(d.get('size_gb') or 0) for d in free)} GB).")
-    return "\n".join([header, *(f"- {disk_line(d, vm_names or {}, now)}" for d in disks)])
-
-
-def disk(args: Mapping[str, Any], data: Mapping[str, Any], now: dt.datetime,
-         vm_names: Mapping[str, str] | None = None) -> str:
-    text = f"Root disk {disk_line(data, vm_names or {}, now)}."
-    if data.get("message"):
-        text += f" Detail: {data['message']}."
+        text += f" {next_steps(data)}"
     return text
 
 
-def deleted(args: Mapping[str, Any], target: Mapping[str, Any] | None, kind: str) -> str:
-    name = (target or {}).get("name", "")
-    ident = (target or {}).get("id", "")
-    label = f"{name} ({ident})" if name else ident
-    if kind == "vm":
-        return (f"Deletion of VM {label} accepted; it is now 'deleting'. Confirm it is gone with wait_for_vm "
-                f"vm_id={ident} target_status=deleted.")
-    return f"Deletion of root disk {label} accepted; it disappears from list_root_disk_volumes once done."
+def deleted(args: Obj, target: Obj | None, kind: str) -> str:
+    target = target or {}
+    oid = target.get("id") or args.get("vm_id" if kind == "vm" else "root_disk_id", "")
+    label = ident({**target, "id": oid})
+    if kind != "vm":
+        return (f"Deletion of root disk {label} accepted; it is now 'deleting' and disappears from "
+                "list_root_disk_volumes once done. This cannot be undone.")
+    text = f"Deletion of VM {label} accepted; it is now 'deleting'."
+    root = target.get("root_disk") or {}
+    if root and "delete_root_disk" in target:
+        if target.get("delete_root_disk"):
+            text += f" Its root disk {ident(root)} is deleted with it."
+        else:
+            text += (f" Its root disk {ident(root)}, {root.get('size_gb')} GB, is kept and becomes unattached: "
+                     "reuse it for a new VM or delete it with delete_root_disk_volume.")
+    return text + f" Confirm it is gone with wait_for_vm vm_id={oid} target_status=deleted."
+
+
+# -- root disks ----------------------------------------------------------------------------------------------------
+def disk_line(disk: Obj, vm_names: Mapping[str, str], now: dt.datetime) -> str:
+    status = str(disk.get("status"))
+    if status in DISK_TRANSITIONAL:
+        status += " (in transition)"
+    if disk.get("is_attached") or disk.get("vm_id"):
+        vm_id = str(disk.get("vm_id"))
+        name = vm_names.get(vm_id)
+        where = f"attached to VM {name} ({vm_id})" if name else f"attached to VM {vm_id}"
+    else:
+        where = "UNATTACHED: deletable with delete_root_disk_volume"
+    return (f"{ident(disk)} · {disk.get('size_gb')} GB · {disk.get('image_id')} · {status} · {where} · "
+            f"{age(disk.get('created_at'), now)}")
+
+
+def _attached(disk: Obj) -> bool:
+    return bool(disk.get("is_attached") or disk.get("vm_id"))
+
+
+def disk_list(args: Obj, data: Obj, now: dt.datetime, vm_names: Mapping[str, str] | None = None) -> str:
+    disks = data.get("data") or []
+    position, whole = page_position(data.get("pagination"), len(disks), "root disk")
+    if not disks:
+        return f"{position}. No root disks here."
+    free = [d for d in disks if not _attached(d)]
+    where = ": " if whole else ". On this page: "
+    header = (f"{position}{where}{len(disks) - len(free)} attached, {len(free)} unattached"
+              + (f" ({sum(int(d.get('size_gb') or 0) for d in free)} GB, deletable)." if free else "."))
+    return "\n".join([header, *(f"- {disk_line(d, vm_names or {}, now)}" for d in disks)])
+
+
+def disk(args: Obj, data: Obj, now: dt.datetime, vm_names: Mapping[str, str] | None = None) -> str:
+    text = f"Root disk {disk_line(data, vm_names or {}, now)}."
+    if data.get("message"):
+        text += f" Detail: {data['message']}."
+    if _attached(data):
+        text += " Delete or re-create the VM to free it; an attached disk cannot be deleted."
+    return text
+
+
+# -- project overview ----------------------------------------------------------------------------------------------
+def _first(items: Sequence[Obj], n: int, fmt: Callable[[Obj], str] = ident, more: str = "") -> str:
+    shown = ", ".join(fmt(x) for x in items[:n])
+    rest = len(items) - n
+    return shown + (f", and {rest} more{more}" if rest > 0 else "")
+
+
+def overview(args: Obj, data: Obj, now: dt.datetime) -> str:
+    """The whole project in a bounded answer.
+
+    `data`: `vms` and `root_disks` (every item read), and `reads` describing the walk: for each of the two,
+    `{"pages_read", "total_pages", "total_items"}`. `args.per_status` bounds every list.
+    """
+    n = int(args.get("per_status") or 5)
+    vms: Sequence[Obj] = data.get("vms") or []
+    disks: Sequence[Obj] = data.get("root_disks") or []
+    reads: Obj = data.get("reads") or {}
+    by_status: dict[str, list[Obj]] = {}
+    for item in vms:
+        by_status.setdefault(str(item.get("status")), []).append(item)
+    moving = [v for v in vms if v.get("status") in TRANSITIONAL]
+    scope = f"{args.get('org_id')}/{args.get('project_id')}"
+    lines = [f"Project {scope}: {plural(len(vms), 'VM')}" + (f" — {counts(vms)}." if vms else ".")]
+    lines += _incomplete(reads)
+    failed = by_status.get("failed", [])
+    if failed:
+        groups: dict[str, list[Obj]] = {}
+        for item in failed:
+            groups.setdefault(str(item.get("message") or "no reason given"), []).append(item)
+        ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        lines.append(f"Failed ({len(failed)}), by message — delete and re-create once the cause is fixed:")
+        lines += [f"- {msg} ({len(group)}): {_first(group, n)}" for msg, group in ordered[:MAX_FAILURE_GROUPS]]
+        rest = ordered[MAX_FAILURE_GROUPS:]
+        if rest:
+            lines.append(f"- and {sum(len(g) for _, g in rest)} more failed VMs with {len(rest)} other messages "
+                         "(get_vm shows each).")
+    if moving:
+        lines.append(f"In transition ({len(moving)}) — follow with wait_for_vm:")
+        lines += [f"- {ident(v)}: {status_label(v)} → {HEADING_FOR.get(str(v.get('status')))}" for v in moving[:n]]
+        if len(moving) > n:
+            lines.append(f"- and {len(moving) - n} more.")
+    free = [d for d in disks if not _attached(d)]
+    disk_head = f"Root disks: {len(disks)} ({len(disks) - len(free)} attached"
+    if free:
+        gb = sum(int(d.get("size_gb") or 0) for d in free)
+        lines.append(f"{disk_head}, {len(free)} unattached using {gb} GB — deletable with delete_root_disk_volume "
+                     "if no longer needed):")
+        lines += [f"- {ident(d)} · {d.get('size_gb')} GB · {d.get('status')} · {age(d.get('created_at'), now)}"
+                  for d in free[:n]]
+        if len(free) > n:
+            lines.append(f"- and {len(free) - n} more (list_root_disk_volumes shows them).")
+    else:
+        lines.append(f"{disk_head}, none unattached).")
+    settled = [s for s in sorted(by_status, key=_status_order) if s != "failed" and s not in TRANSITIONAL]
+    for status in settled:
+        group = by_status[status]
+        lines.append(f"{status.capitalize()} ({len(group)}): {_first(group, n, more=' (list_vms pages through all)')}.")
+    if not vms:
+        lines.append("No VMs yet: create one with create_vm.")
+    return "\n".join(lines)
+
+
+def _incomplete(reads: Obj) -> list[str]:
+    """Never truncate silently: say which pages were not read and how to read them."""
+    notes = []
+    for key, noun, tool in (("vms", "VMs", "list_vms"), ("root_disks", "root disks", "list_root_disk_volumes")):
+        r = reads.get(key) or {}
+        read, total = int(r.get("pages_read", 0)), int(r.get("total_pages", 0))
+        if total and read < total:
+            notes.append(f"INCOMPLETE: the page cap ({read} pages) was hit; {r.get('items_read')} of "
+                         f"{r.get('total_items')} {noun} were read and the figures below cover only those. "
+                         f"{tool} with limit=100, page={read + 1} onwards shows the rest.")
+    return notes
+
+
+def overview_structured(args: Obj, data: Obj) -> dict[str, Any]:
+    """Machine-readable overview: exact counts, lists capped at STRUCTURED_CAP entries."""
+    vms: Sequence[Obj] = data.get("vms") or []
+    disks: Sequence[Obj] = data.get("root_disks") or []
+    free = [d for d in disks if not _attached(d)]
+    reads: Obj = data.get("reads") or {}
+    return {
+        "org_id": args.get("org_id"),
+        "project_id": args.get("project_id"),
+        "complete": all(r.get("pages_read", 0) >= r.get("total_pages", 0) for r in reads.values()),
+        "reads": {k: dict(v) for k, v in reads.items()},
+        "vm_total": len(vms),
+        "vm_by_status": dict(sorted(Counter(str(v.get("status")) for v in vms).items(),
+                                    key=lambda kv: _status_order(kv[0]))),
+        "failed": [{"id": v.get("id"), "name": v.get("name"), "message": v.get("message")}
+                   for v in vms if v.get("status") == "failed"][:STRUCTURED_CAP],
+        "in_transition": [{"id": v.get("id"), "name": v.get("name"), "status": v.get("status"),
+                           "message": v.get("message")} for v in vms if v.get("status") in TRANSITIONAL
+                          ][:STRUCTURED_CAP],
+        "root_disk_total": len(disks),
+        "unattached_root_disks": [{"id": d.get("id"), "name": d.get("name"), "size_gb": d.get("size_gb"),
+                                   "status": d.get("status")} for d in free][:STRUCTURED_CAP],
+        "unattached_total_gb": sum(int(d.get("size_gb") or 0) for d in free),
+        "list_cap": STRUCTURED_CAP,
+    }
 
 
 SUMMARISERS: dict[str, Callable[..., str]] = {
@@ -174,4 +384,5 @@ SUMMARISERS: dict[str, Callable[..., str]] = {
     "vm_action": vm_action,
     "disk_list": disk_list,
     "disk": disk,
+    "overview": overview,
 }

@@ -83,7 +83,7 @@ async def test_vm_operations_hit_the_vm_path(
 
 async def test_root_disk_reads_hit_the_root_disk_paths(client: Client, sandbox: Sandbox) -> None:
     listed = await client.call_tool("list_root_disk_volumes", {"limit": 100})
-    assert (sandbox.requests[-1].method, sandbox.requests[-1].path) == ("GET", DISKS)
+    assert (sandbox.requests[0].method, sandbox.requests[0].path) == ("GET", DISKS)
     orphan = next(d for d in listed.structured_content["data"] if d["name"] == "old-root-disk")
     sandbox.clear_requests()
     got = await client.call_tool("get_root_disk_volume", {"root_disk_id": orphan["id"]})
