@@ -8,7 +8,9 @@ re-sent only when the first attempt provably never left this machine, so a mutat
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,14 +30,14 @@ from .errors import (
     InvalidArguments,
     NeevError,
     NotSent,
-    RateLimited,
+    ServerError,
     Timeout,
     TransportError,
     Unauthorized,
     api_error_class,
 )
 from .openapi import Operation
-from .tokens import describe_expiry
+from .tokens import expired_at
 from .validation import path_segment_problem
 
 log = logging.getLogger("neev_mcp.client")
@@ -121,7 +123,11 @@ class NeevClient:
         *,
         token: str | None = None,
     ) -> APIResponse:
-        """Send one operation, with retries as its safety allows; raises a `NeevError` subclass on failure."""
+        """Send one operation, with retries as its safety allows; raises a `NeevError` subclass on failure.
+
+        Cancellation (the MCP request was cancelled, or the client went away) is never caught here: it interrupts the
+        HTTP request or the backoff sleep in flight, and nothing is re-sent afterwards.
+        """
         bearer = token if token is not None else self._token
         if not bearer:
             raise ConfigError(
@@ -131,19 +137,19 @@ class NeevClient:
         url = self.url_for(op, path_params)
         params = {k: _query_value(v) for k, v in (query or {}).items() if v is not None}
         headers = {"Authorization": f"Bearer {bearer}"}
-        safe_to_repeat = op.method in ("GET", "HEAD") or op.operation_id in IDEMPOTENT_ACTIONS
+        safe_to_repeat = is_safe_to_repeat(op)
         attempt = 0
+        earlier_may_have_applied = False
         while True:
             try:
                 return await self._send_once(op, url, params, body, headers, bearer)
             except NeevError as exc:
                 if not self._should_retry(exc, safe_to_repeat, attempt):
-                    if isinstance(exc, TransportError) and exc.may_have_applied and not safe_to_repeat:
-                        exc.message += _UNSURE_MUTATION.get(op.operation_id, _UNSURE_GENERIC)
-                    raise
+                    raise self._final(exc, op, safe_to_repeat, attempt + 1, earlier_may_have_applied) from None
+                earlier_may_have_applied = earlier_may_have_applied or _may_have_applied(exc)
                 wait = self._retry.delay(attempt, getattr(exc, "retry_after", None))
-                log.info("retrying %s after %s (attempt %d, waiting %.2fs)", op.operation_id, type(exc).__name__,
-                         attempt + 1, wait)
+                log.info("retrying %s after %s (attempt %d of %d, waiting %.2fs)", op.operation_id,
+                         type(exc).__name__, attempt + 1, self._retry.attempts, wait)
                 attempt += 1
                 await anyio.sleep(wait)
 
@@ -153,10 +159,24 @@ class NeevClient:
         if isinstance(exc, NotSent):
             return True  # never reached the API: repeating cannot duplicate anything
         if not safe_to_repeat:
-            return False
-        if isinstance(exc, RateLimited):
-            return exc.retry_after is None or exc.retry_after <= self._retry.max_retry_after
+            return False  # the API may have acted on it: a second create would make a second VM
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None and retry_after > self._retry.max_retry_after:
+            return False  # the API asks for a longer pause than a tool call should hang: tell the agent instead
         return exc.retryable
+
+    def _final(
+        self, exc: NeevError, op: Operation, safe_to_repeat: bool, attempts: int, earlier_may_have_applied: bool
+    ) -> NeevError:
+        """The error the agent sees: for a mutation that may have been applied, what to check before trying again."""
+        if attempts > 1:
+            exc.message += f" (gave up after {attempts} attempts)"
+        if not safe_to_repeat and _may_have_applied(exc):
+            exc.message += _UNSURE_MUTATION.get(op.operation_id, _UNSURE_GENERIC)
+        elif op.method != "GET" and earlier_may_have_applied and isinstance(exc, APIError) and exc.status < 500:
+            # e.g. stop → answer lost → retried stop refused with "VM is stopping": the first one worked.
+            exc.message += _EARLIER_ATTEMPT
+        return exc
 
     async def _send_once(
         self, op: Operation, url: str, params: dict[str, str], body: Any, headers: dict[str, str], bearer: str
@@ -167,10 +187,12 @@ class NeevClient:
                 headers=headers,
             )
         except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
-            raise NotSent(f"Could not connect to NeevCloud at {self.base_url} ({type(exc).__name__}); "
-                          "nothing was sent. Check NEEV_API_BASE_URL and the network, then retry.") from None
+            raise NotSent(f"Could not connect to NeevCloud at {self.base_url} for {op.tool_name} "
+                          f"({type(exc).__name__}); nothing was sent. Check NEEV_API_BASE_URL and the network, "
+                          "then retry.") from None
         except httpx2.TimeoutException as exc:
-            raise Timeout(f"NeevCloud did not answer {op.tool_name} in time ({type(exc).__name__}).") from None
+            raise Timeout(f"NeevCloud did not answer {op.tool_name} within {self._timeouts.read:g} s "
+                          f"({type(exc).__name__}; the limit is NEEV_READ_TIMEOUT).") from None
         except (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError, httpx2.NetworkError) as exc:
             raise ConnectionLost(
                 f"The connection to NeevCloud broke during {op.tool_name} ({type(exc).__name__})."
@@ -178,6 +200,18 @@ class NeevClient:
         except httpx2.HTTPError as exc:
             raise ConnectionLost(f"HTTP failure during {op.tool_name} ({type(exc).__name__}).") from None
         return _interpret(op, response, bearer)
+
+
+def is_safe_to_repeat(op: Operation) -> bool:
+    """Reads and actions that change nothing when repeated may be re-sent after an unclear failure."""
+    return op.method in ("GET", "HEAD") or op.operation_id in IDEMPOTENT_ACTIONS
+
+
+def _may_have_applied(exc: NeevError) -> bool:
+    if isinstance(exc, TransportError):
+        return exc.may_have_applied
+    # A 5xx (above all a gateway's 502/504) or a garbled 2xx can come after the API acted on the request.
+    return isinstance(exc, ServerError | BadResponse)
 
 
 # Actions the spec describes as having no effect when repeated ("Has no effect if the VM is already running").
@@ -195,6 +229,10 @@ _UNSURE_MUTATION = {
 }
 
 
+_EARLIER_ATTEMPT = (" An earlier attempt of this call got no clear answer and may have been applied already, which "
+                    "would explain this refusal: call get_vm to see the VM's current status before trying again.")
+
+
 def _query_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -202,19 +240,25 @@ def _query_value(value: Any) -> str:
 
 
 def _retry_after(response: httpx2.Response) -> float | None:
-    raw = response.headers.get("Retry-After")
+    """`Retry-After` in seconds (delta-seconds or an HTTP date), or None when absent or unreadable."""
+    raw = response.headers.get("Retry-After", "").strip()
     if not raw:
         return None
     try:
-        return max(0.0, float(raw))
+        seconds = float(raw)
     except ValueError:
         try:
-            import datetime as dt
-
             when = parsedate_to_datetime(raw)
-            return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
         except (TypeError, ValueError):
             return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value >= 10 else f"{value:.2g} s"
 
 
 def _interpret(op: Operation, response: httpx2.Response, bearer: str) -> APIResponse:
@@ -230,30 +274,33 @@ def _interpret(op: Operation, response: httpx2.Response, bearer: str) -> APIResp
         except ValueError:
             kind = response.headers.get("content-type", "unknown content type")
             raise BadResponse(f"NeevCloud answered {op.tool_name} with HTTP {status} but the body is not valid "
-                              f"JSON ({kind}). The action may have been applied; check before retrying.") from None
-    code, api_message = _error_body(response)
+                              f"JSON ({kind}).") from None
+    code, api_message = (_scrub(x, bearer) if x else x for x in _error_body(response))
     cls = api_error_class(status)
+    after = _retry_after(response)
     detail = f" [{code}] {api_message}" if code or api_message else ""
     message = f"NeevCloud refused {op.tool_name}: HTTP {status}{detail}."
     if cls is Unauthorized:
-        expiry = describe_expiry(bearer)
-        message += (
-            f" The API token is missing, invalid or expired{expiry}. Set NEEV_API_TOKEN to a valid NeevCloud bearer "
-            "JWT and restart the server (NEEV_API_BASE_URL must point at the same environment)."
-        )
+        when = expired_at(bearer)
+        if when:
+            message += (f" The API token expired at {when}. Set NEEV_API_TOKEN to a fresh NeevCloud bearer JWT and "
+                        "restart the server.")
+        else:
+            message += (" The API token is missing or invalid. Set NEEV_API_TOKEN to a valid NeevCloud bearer JWT "
+                        "and restart the server (NEEV_API_BASE_URL must point at the same environment).")
     elif status == 404:
         message += " Check the id (list_vms / list_root_disk_volumes show valid ones) and org_id/project_id."
     elif status == 409:
         message += " The resource is in a state that does not allow this; read it again and resolve the conflict first."
     elif status == 429:
-        after = _retry_after(response)
-        message += f" Rate limited; retry after {after:.0f} s." if after is not None else " Rate limited; retry later."
-        raise RateLimited(status, code, api_message, _scrub(message, bearer), retry_after=after)
+        message += " Rate limited; " + (f"retry after {_seconds(after)}." if after is not None else "retry later.")
     elif status >= 500:
         message += " NeevCloud had an internal problem; this is usually temporary."
+        if after is not None:
+            message += f" It asked to retry after {_seconds(after)}."
     elif status == 400:
         message += " Fix the arguments as the message says and try again."
-    raise cls(status, code, api_message, _scrub(message, bearer))
+    raise cls(status, code, api_message, message, retry_after=after)
 
 
 def _error_body(response: httpx2.Response) -> tuple[str | None, str | None]:

@@ -9,8 +9,9 @@
     │   ├── Forbidden              403
     │   ├── NotFound               404
     │   ├── Conflict               409
-    │   ├── RateLimited            429 (`.retry_after` seconds, when the API said)
+    │   ├── RateLimited            429
     │   └── ServerError            5xx
+    │                              (every APIError carries `.retry_after`: the API's `Retry-After`, in seconds, if any)
     ├── TransportError             no usable answer came back
     │   ├── NotSent                the request provably never left (connect failed): always safe to retry
     │   ├── Timeout                no answer in time: the request may have been applied
@@ -60,14 +61,20 @@ class APIError(NeevError):
 
     status: int = 0
 
-    def __init__(self, status: int, code: str | None, api_message: str | None, message: str) -> None:
+    def __init__(
+        self, status: int, code: str | None, api_message: str | None, message: str, *, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.api_message = api_message
+        self.retry_after = retry_after
 
     def to_structured(self) -> dict[str, Any]:
-        return {**super().to_structured(), "status": self.status, "code": self.code, "api_message": self.api_message}
+        data = {**super().to_structured(), "status": self.status, "code": self.code, "api_message": self.api_message}
+        if self.retry_after is not None:
+            data["retry_after"] = self.retry_after
+        return data
 
 
 class BadRequest(APIError):
@@ -92,13 +99,6 @@ class Conflict(APIError):
 
 class RateLimited(APIError):
     retryable = True
-
-    def __init__(self, *args: Any, retry_after: float | None = None) -> None:
-        super().__init__(*args)
-        self.retry_after = retry_after
-
-    def to_structured(self) -> dict[str, Any]:
-        return {**super().to_structured(), "retry_after": self.retry_after}
 
 
 class ServerError(APIError):

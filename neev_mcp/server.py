@@ -222,8 +222,8 @@ def to_mcp_tool(tool: ToolDef) -> Tool:
         description=tool.description,
         input_schema=tool.input_schema,
         output_schema=tool.output_schema,
+        # No annotations.title: it would repeat `title` on every tool in every tools/list.
         annotations=ToolAnnotations(
-            title=tool.title,
             read_only_hint=h.read_only,
             destructive_hint=h.destructive,
             idempotent_hint=h.idempotent,

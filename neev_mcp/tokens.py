@@ -33,12 +33,15 @@ def token_expiry(token: str) -> dt.datetime | None:
         return None
 
 
-def describe_expiry(token: str, now: dt.datetime | None = None) -> str:
-    """` (it expired at 2026-01-01T00:00:00Z)` when the JWT says so, else an empty string."""
+def expired_at(token: str, now: dt.datetime | None = None) -> str | None:
+    """When the JWT expired (`2026-01-01T00:00:00Z`), or None when it has not expired or carries no `exp`."""
     expiry = token_expiry(token)
-    if expiry is None:
-        return ""
-    now = now or dt.datetime.now(dt.UTC)
-    if expiry <= now:
-        return f" (the token expired at {expiry.strftime('%Y-%m-%dT%H:%M:%SZ')})"
-    return ""
+    if expiry is None or expiry > (now or dt.datetime.now(dt.UTC)):
+        return None
+    return expiry.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def describe_expiry(token: str, now: dt.datetime | None = None) -> str:
+    """` (the token expired at 2026-01-01T00:00:00Z)` when the JWT says so, else an empty string."""
+    when = expired_at(token, now)
+    return f" (the token expired at {when})" if when else ""

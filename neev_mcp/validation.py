@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, FormatChecker, ValidationError
+if TYPE_CHECKING:  # jsonschema (+ its format checkers) is imported on the first call, not at start-up
+    from jsonschema import Draft202012Validator, ValidationError
 
-_FORMATS = FormatChecker()
 _NAME_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _PATTERN_HINTS = {
     _NAME_PATTERN: "lower-case letters, digits and '-', starting and ending with a letter or digit",
@@ -23,7 +23,16 @@ _PATTERN_HINTS = {
 def _validator(schema_json: str) -> Draft202012Validator:
     import json
 
-    return Draft202012Validator(json.loads(schema_json), format_checker=_FORMATS)
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(json.loads(schema_json), format_checker=_formats())
+
+
+@cache
+def _formats() -> Any:
+    from jsonschema import FormatChecker
+
+    return FormatChecker()
 
 
 def validator_for(schema: Mapping[str, Any]) -> Draft202012Validator:

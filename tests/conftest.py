@@ -16,6 +16,8 @@ from neev_mcp.config import Settings
 from neev_mcp.sandbox import DEFAULT_TOKEN, Sandbox, SimClock
 from neev_mcp.server import NeevServer, build_server
 
+pytest_plugins = ["tests._hygiene"]  # fails any test that lets the token or NEEV_MCP_SECRET out
+
 BASE_URL = "http://sandbox.test/vm"
 ORG, PROJECT = "demo-org", "demo-project"
 START = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)

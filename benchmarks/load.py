@@ -1,0 +1,237 @@
+"""Bounded loopback load test: N concurrent MCP clients × M tool calls against `neev-mcp --transport http`.
+
+Starts the HTTP sandbox (with TCP_NODELAY, see `serve_sandbox`) and one server process (static inbound auth, as
+deployed), then runs `--clients` real `mcp.Client` sessions at once over streamable HTTP, each making `--calls` tool
+calls (list_vms, get_vm, and a project_overview every fifth call). Everything is bounded: fixed counts and a
+wall-clock limit (`--deadline`).
+
+    /tmp/venv/bin/python benchmarks/load.py                      # 50 × 20, stateful
+    /tmp/venv/bin/python benchmarks/load.py --stateless --json   # machine-readable
+
+Reports errors (exceptions and isError results: must be 0), p50/p99 call latency, throughput (calls/s over the
+whole run, session set-up included) and the server process's resident memory (VmRSS) before and after.
+Exit status 1 if any call failed or the deadline passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+ROOT = Path(__file__).resolve().parent.parent
+AUTH_TOKEN = "load-test-inbound-token-0123456789"
+VM_IDS = ["212fb4e5-9ad5-50ed-b263-804d559666e3", "151a27a5-c0d5-5853-838b-f5945314cbbd"]  # web-1, db-1
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {proc.returncode}")
+        try:
+            if httpx2.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx2.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} not ready in {timeout} s")
+
+
+def serve_sandbox(port: int) -> None:
+    """The HTTP sandbox with TCP_NODELAY on the listening socket (inherited by accepted connections).
+
+    `python -m neev_mcp.sandbox` binds without it, and uvicorn writes a response's head and body separately, so each
+    upstream answer would wait ~40 ms for a delayed ACK: a cost of the test rig, not of the server under test.
+    """
+    import uvicorn
+
+    from neev_mcp.sandbox import Sandbox, SimClock
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", port))
+    config = uvicorn.Config(Sandbox(clock=SimClock(speed=0)).app, log_level="warning", access_log=False, lifespan="off")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def one_client(url: str, calls: int, latencies: list[float], errors: list[str], mode: str) -> None:
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {AUTH_TOKEN}"}, timeout=30.0)
+    try:
+        async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:  # type: ignore[arg-type]
+            for i in range(calls):
+                if i % 5 == 4:
+                    name, arguments = "project_overview", {}
+                elif i % 2:
+                    name, arguments = "get_vm", {"vm_id": VM_IDS[i % len(VM_IDS)]}
+                else:
+                    name, arguments = "list_vms", {"limit": 10}
+                began = time.perf_counter()
+                result = await client.call_tool(name, arguments)
+                latencies.append(time.perf_counter() - began)
+                if result.is_error:
+                    errors.append(f"{name}: isError")
+    except Exception as exc:  # counted, not raised: one broken session must not hide the others' numbers
+        errors.append(f"session: {type(exc).__name__}: {exc}")
+
+
+async def run_load(url: str, clients: int, calls: int, deadline: float, mode: str) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors: list[str] = []
+    began = time.perf_counter()
+    timed_out = False
+    with anyio.move_on_after(deadline) as scope:
+        async with anyio.create_task_group() as tg:
+            for _ in range(clients):
+                tg.start_soon(one_client, url, calls, latencies, errors, mode)
+    if scope.cancelled_caught:
+        timed_out = True
+    wall = time.perf_counter() - began
+    ordered = sorted(latencies)
+
+    def pct(p: float) -> float:
+        return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))] * 1000 if ordered else float("nan")
+
+    return {
+        "calls_expected": clients * calls,
+        "calls_completed": len(latencies),
+        "errors": len(errors),
+        "calls_missing": clients * calls - len(latencies),
+        "error_samples": errors[:5],
+        "timed_out": timed_out,
+        "wall_s": round(wall, 2),
+        "throughput_calls_per_s": round(len(latencies) / wall, 1) if wall else 0.0,
+        "latency_ms": {
+            "p50": round(pct(0.50), 1),
+            "p99": round(pct(0.99), 1),
+            "mean": round(statistics.fmean(ordered) * 1000, 1) if ordered else None,
+            "max": round(ordered[-1] * 1000, 1) if ordered else None,
+        },
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--calls", type=int, default=20, help="tool calls per client")
+    parser.add_argument("--deadline", type=float, default=120.0, help="wall-clock limit for the load phase (s)")
+    parser.add_argument("--stateless", action="store_true", help="serve with --stateless")
+    parser.add_argument(
+        "--mode",
+        choices=["auto", "legacy"],
+        default="auto",
+        help="client protocol: auto = 2026-07-28, legacy = 2025-11-25 handshake",
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--serve-sandbox", type=int, metavar="PORT", help=argparse.SUPPRESS)  # internal
+    args = parser.parse_args()
+    if args.serve_sandbox:
+        serve_sandbox(args.serve_sandbox)
+        return 0
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEEV_")}
+    sandbox_port, server_port = free_port(), free_port()
+    sandbox = start([__file__, "--serve-sandbox", str(sandbox_port)], env)
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        wait_ready(f"http://127.0.0.1:{sandbox_port}/_sandbox/healthz", sandbox)
+        from neev_mcp.sandbox import DEFAULT_TOKEN
+
+        server_env = {
+            **env,
+            "NEEV_API_TOKEN": DEFAULT_TOKEN,
+            "NEEV_API_BASE_URL": f"http://127.0.0.1:{sandbox_port}/vm",
+            "NEEV_ORG_ID": "demo-org",
+            "NEEV_PROJECT_ID": "demo-project",
+            "NEEV_MCP_AUTH_TOKEN": AUTH_TOKEN,
+            "NEEV_MCP_LOG_LEVEL": "WARNING",
+        }
+        flags = ["--stateless"] if args.stateless else []
+        server = start(["-m", "neev_mcp", "--transport", "http", "--port", str(server_port), *flags], server_env)
+        wait_ready(f"http://127.0.0.1:{server_port}/healthz", server)
+        url = f"http://127.0.0.1:{server_port}/mcp"
+        rss_before = rss_kib(server.pid)
+        result = anyio.run(run_load, url, args.clients, args.calls, args.deadline, args.mode)
+        rss_after = rss_kib(server.pid)
+    finally:
+        for proc in (server, sandbox):
+            if proc is not None:
+                stop(proc)
+
+    result.update(
+        {
+            "clients": args.clients,
+            "calls_per_client": args.calls,
+            "server_mode": "stateless" if args.stateless else "stateful",
+            "client_mode": args.mode,
+            "server_rss_mib": {"before": round(rss_before / 1024, 1), "after": round(rss_after / 1024, 1)},
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        }
+    )
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        lat = result["latency_ms"]
+        print(
+            f"{args.clients} clients × {args.calls} calls ({result['server_mode']} server, {args.mode} client): "
+            f"{result['calls_completed']}/{result['calls_expected']} calls, {result['errors']} errors, "
+            f"wall {result['wall_s']} s, {result['throughput_calls_per_s']} calls/s, "
+            f"p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms; "
+            f"server RSS {result['server_rss_mib']['before']} → {result['server_rss_mib']['after']} MiB"
+        )
+        for sample in result["error_samples"]:
+            print("  error:", sample)
+    return 1 if result["errors"] or result["calls_missing"] or result["timed_out"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

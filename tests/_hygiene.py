@@ -1,0 +1,127 @@
+"""pytest plugin: a test fails if a secret shows up in anything the suite produced.
+
+Scanned for every test: each result and each error of `mcp.Client` calls (observed by wrapping the SDK client's public
+methods; the originals still run), every log record that is emitted, and the test's captured stdout/stderr/log
+(captured stderr includes subprocesses that inherit it). Secrets: the NeevCloud token the suite uses, the suite's
+NEEV_MCP_SECRET, and anything a test adds with `watch()`. A leak fails the test with a message that names the secret
+and where it appeared, never its value. Registered from tests/conftest.py (`pytest_plugins`).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Generator
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from neev_mcp.sandbox import DEFAULT_TOKEN
+
+SUITE_SECRET = "test-secret-for-neev-mcp"  # tests/conftest.py's NEEV_MCP_SECRET
+_watched: dict[str, str] = {DEFAULT_TOKEN: "the NeevCloud token", SUITE_SECRET: "NEEV_MCP_SECRET"}
+_produced: list[tuple[str, str]] = []  # (where, text) since the last report
+stats = {"results": 0, "log records": 0, "reports": 0}
+OBSERVED = ("call_tool", "list_tools", "read_resource", "get_prompt", "list_prompts", "list_resources")
+
+
+def watch(secret: str, label: str = "a watched secret") -> None:
+    """Also fail any test that lets `secret` out (e.g. a token a test made up)."""
+    if secret:
+        _watched[secret] = label
+
+
+def leaks(text: str) -> list[str]:
+    """Labels of the secrets found in `text`."""
+    return [label for secret, label in _watched.items() if secret in text]
+
+
+def record(where: str, text: str) -> None:
+    _produced.append((where, text))
+
+
+class _LogTap(logging.Handler):
+    def emit(self, record_: logging.LogRecord) -> None:
+        stats["log records"] += 1
+        try:
+            text = record_.getMessage()
+        except Exception:  # a bad format string is another test's problem
+            text = str(record_.msg)
+        if record_.exc_info:
+            text += logging.Formatter().formatException(record_.exc_info)
+        record(f"a log record of {record_.name}", text)
+
+
+def _observe(method: Callable[..., Any], name: str) -> Callable[..., Any]:
+    @functools.wraps(method)
+    async def observed(self: Client, *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = await method(self, *args, **kwargs)
+        except Exception as exc:
+            record(f"an error from Client.{name}", f"{type(exc).__name__}: {exc}")
+            raise
+        stats["results"] += 1
+        dump = getattr(result, "model_dump_json", None)
+        record(f"a Client.{name} result", dump() if dump else repr(result))
+        return result
+
+    observed.__wrapped_by_hygiene__ = method  # type: ignore[attr-defined]
+    return observed
+
+
+_tap = _LogTap(level=logging.NOTSET)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    logging.getLogger().addHandler(_tap)
+    for name in OBSERVED:
+        method = getattr(Client, name, None)
+        if method is not None and not hasattr(method, "__wrapped_by_hygiene__"):
+            setattr(Client, name, _observe(method, name))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    logging.getLogger().removeHandler(_tap)
+    for name in OBSERVED:
+        method = getattr(Client, name, None)
+        original = getattr(method, "__wrapped_by_hygiene__", None)
+        if original is not None:
+            setattr(Client, name, original)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    produced, _produced[:] = list(_produced), []
+    produced += [(section.lower(), content) for section, content in report.sections]
+    stats["reports"] += 1
+    found = sorted({f"{label} appeared in {where}" for where, text in produced for label in leaks(text)})
+    _withhold(item, report)
+    if found:
+        message = "token hygiene: " + "; ".join(found) + " (value withheld)"
+        if report.failed:
+            report.sections.append(("token hygiene", message))
+        else:
+            report.outcome = "failed"
+            report.longrepr = message
+    return report
+
+
+def scrub(text: str) -> str:
+    for secret in _watched:
+        text = text.replace(secret, "[withheld by token hygiene]")
+    return text
+
+
+def _withhold(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Keep the values out of the report (pytest prints captured output of failing tests) and out of later phases."""
+    item._report_sections = [(when, key, scrub(content)) for when, key, content in item._report_sections]
+    report.sections = [(key, scrub(content)) for key, content in report.sections]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.write_line(
+        f"token hygiene: scanned {stats['results']} MCP results, {stats['log records']} log records and "
+        f"{stats['reports']} test reports for {len(_watched)} secrets"
+    )
