@@ -25,7 +25,7 @@ from .config import Settings
 from .errors import ConfigError, InvalidArguments, NeevError
 from .gate import Gate, derive_key
 from .registry import CONFIRMATION_ARG, SCOPE_ARGS, ToolDef, build_registry
-from .validation import violations
+from .validation import prose_rule_problems, violations
 
 log = logging.getLogger("neev_mcp.server")
 
@@ -110,7 +110,7 @@ class NeevServer(MCPServer):
         for key in SCOPE_ARGS:
             if key in tool.input_schema["properties"] and args.get(key) in (None, "") and key in self.settings.defaults:
                 args[key] = self.settings.defaults[key]
-        problems = violations(tool.input_schema, args)
+        problems = violations(tool.input_schema, args) or prose_rule_problems(tool.name, args)
         if problems:
             raise InvalidArguments(tool.name, problems)
         return args

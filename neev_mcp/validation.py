@@ -54,6 +54,20 @@ def violations(schema: Mapping[str, Any], arguments: Any) -> list[str]:
     return out
 
 
+def prose_rule_problems(tool: str, arguments: Mapping[str, Any]) -> list[str]:
+    """Rules the spec states only in prose, checked here so a doomed request is never sent.
+
+    createVM's `exposed_ports`: "Port 22 must not be listed; use ssh_keys for SSH access instead."
+    """
+    problems: list[str] = []
+    if tool == "create_vm":
+        for i, entry in enumerate(arguments.get("exposed_ports") or []):
+            if isinstance(entry, Mapping) and entry.get("port") == 22:
+                problems.append(f"exposed_ports[{i}].port: port 22 is reserved for SSH and must not be listed; "
+                                "pass ssh_keys for SSH access instead")
+    return problems
+
+
 def path_segment_problem(name: str, value: Any) -> str | None:
     """Path parameters must be single, meaningful segments: `..`, `.` and empty strings would change the URL."""
     if isinstance(value, str) and value.strip() in {"", ".", ".."}:

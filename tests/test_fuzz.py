@@ -338,5 +338,10 @@ def test_a_rule_only_the_spec_prose_states_is_refused_with_a_clear_error(session
             "exposed_ports": [{"port": 22, "protocol": "tcp"}]}
     result = session.call("create_vm", args)
     assert result.is_error
-    assert "port 22 is reserved for SSH" in text_of(result)
+    assert text_of(result) == (
+        "Invalid arguments for create_vm (nothing was sent to NeevCloud):\n"
+        "- exposed_ports[0].port: port 22 is reserved for SSH and must not be listed; pass ssh_keys for SSH access "
+        "instead"
+    )
     assert not [v for v in sandbox.vms.values() if v.name == "web-9"]
+    assert not [r for r in sandbox.requests if r.method == "POST"]

@@ -12,14 +12,13 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError, relevance
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
+from typing import TYPE_CHECKING, Any
 
 from .models import ApiError
+
+if TYPE_CHECKING:  # jsonschema is imported on first validation: `neev-mcp --sandbox` starts faster without it
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 SPEC_URI = "urn:neevcloud:vm-openapi"
 REGIONS: tuple[str, ...] = ("in-mum-1", "in-del-1")
@@ -53,6 +52,10 @@ def _nullable_to_jsonschema(node: Any) -> Any:
 @functools.cache
 def _validator(schema_name: str) -> Draft202012Validator:
     """A validator for one components/schemas entry, resolving the spec's internal ``$ref``s."""
+    from jsonschema import Draft202012Validator, FormatChecker
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012
+
     spec = _nullable_to_jsonschema(load_spec())
     registry: Registry = Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(spec))
     schema = {"$ref": f"{SPEC_URI}#/components/schemas/{schema_name}"}
@@ -89,6 +92,8 @@ def schema_errors(schema_name: str, instance: Any) -> list[str]:
 
     Works for requests and responses alike (tests use it to check the sandbox answers per spec).
     """
+    from jsonschema.exceptions import relevance
+
     errors = sorted(_validator(schema_name).iter_errors(instance), key=relevance, reverse=True)
     seen: list[str] = []
     for err in errors:
