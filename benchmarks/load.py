@@ -1,9 +1,8 @@
 """Bounded loopback load test: N concurrent MCP clients × M tool calls against `neev-mcp --transport http`.
 
-Starts the HTTP sandbox (with TCP_NODELAY, see `serve_sandbox`) and one server process (static inbound auth, as
-deployed), then runs `--clients` real `mcp.Client` sessions at once over streamable HTTP, each making `--calls` tool
-calls (list_vms, get_vm, and a project_overview every fifth call). Everything is bounded: fixed counts and a
-wall-clock limit (`--deadline`).
+Starts the HTTP sandbox and one server process (static inbound auth, as deployed), then runs `--clients` real
+`mcp.Client` sessions at once over streamable HTTP, each making `--calls` tool calls (list_vms, get_vm, and a
+project_overview every fifth call). Everything is bounded: fixed counts and a wall-clock limit (`--deadline`).
 
     /tmp/venv/bin/python benchmarks/load.py                      # 50 × 20, stateful
     /tmp/venv/bin/python benchmarks/load.py --stateless --json   # machine-readable
@@ -51,6 +50,12 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (from /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -63,24 +68,6 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -
             pass
         time.sleep(0.05)
     raise RuntimeError(f"{url} not ready in {timeout} s")
-
-
-def serve_sandbox(port: int) -> None:
-    """The HTTP sandbox with TCP_NODELAY on the listening socket (inherited by accepted connections).
-
-    `python -m neev_mcp.sandbox` binds without it, and uvicorn writes a response's head and body separately, so each
-    upstream answer would wait ~40 ms for a delayed ACK: a cost of the test rig, not of the server under test.
-    """
-    import uvicorn
-
-    from neev_mcp.sandbox import Sandbox, SimClock
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", port))
-    config = uvicorn.Config(Sandbox(clock=SimClock(speed=0)).app, log_level="warning", access_log=False, lifespan="off")
-    uvicorn.Server(config).run(sockets=[sock])
 
 
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -172,15 +159,11 @@ def main() -> int:
         help="client protocol: auto = 2026-07-28, legacy = 2025-11-25 handshake",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument("--serve-sandbox", type=int, metavar="PORT", help=argparse.SUPPRESS)  # internal
     args = parser.parse_args()
-    if args.serve_sandbox:
-        serve_sandbox(args.serve_sandbox)
-        return 0
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEEV_")}
     sandbox_port, server_port = free_port(), free_port()
-    sandbox = start([__file__, "--serve-sandbox", str(sandbox_port)], env)
+    sandbox = start(["-m", "neev_mcp.sandbox", "--port", str(sandbox_port), "--speed", "0"], env)
     server: subprocess.Popen[bytes] | None = None
     try:
         wait_ready(f"http://127.0.0.1:{sandbox_port}/_sandbox/healthz", sandbox)
@@ -199,9 +182,9 @@ def main() -> int:
         server = start(["-m", "neev_mcp", "--transport", "http", "--port", str(server_port), *flags], server_env)
         wait_ready(f"http://127.0.0.1:{server_port}/healthz", server)
         url = f"http://127.0.0.1:{server_port}/mcp"
-        rss_before = rss_kib(server.pid)
+        rss_before, cpu_before = rss_kib(server.pid), cpu_seconds(server.pid)
         result = anyio.run(run_load, url, args.clients, args.calls, args.deadline, args.mode)
-        rss_after = rss_kib(server.pid)
+        rss_after, cpu_after = rss_kib(server.pid), cpu_seconds(server.pid)
     finally:
         for proc in (server, sandbox):
             if proc is not None:
@@ -214,6 +197,8 @@ def main() -> int:
             "server_mode": "stateless" if args.stateless else "stateful",
             "client_mode": args.mode,
             "server_rss_mib": {"before": round(rss_before / 1024, 1), "after": round(rss_after / 1024, 1)},
+            # CPU the server itself spent: comparable across runs even when the machine is shared
+            "server_cpu_ms_per_call": round((cpu_after - cpu_before) * 1000 / max(1, result["calls_completed"]), 2),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         }
     )
@@ -226,7 +211,8 @@ def main() -> int:
             f"{result['calls_completed']}/{result['calls_expected']} calls, {result['errors']} errors, "
             f"wall {result['wall_s']} s, {result['throughput_calls_per_s']} calls/s, "
             f"p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms; "
-            f"server RSS {result['server_rss_mib']['before']} → {result['server_rss_mib']['after']} MiB"
+            f"server RSS {result['server_rss_mib']['before']} → {result['server_rss_mib']['after']} MiB, "
+            f"server CPU {result['server_cpu_ms_per_call']} ms/call"
         )
         for sample in result["error_samples"]:
             print("  error:", sample)

@@ -63,8 +63,8 @@ def install(server: NeevServer) -> None:
         return await _read(server, ctx, f"project {org_id}/{project_id}",
                            lambda token: _overview_text(server, scope, ctx, token))
 
-    defaults = server.settings.defaults
-    if set(defaults) == {"org_id", "project_id"} and server.settings.auth_mode != "passthrough":
+    defaults = server.config.defaults
+    if set(defaults) == {"org_id", "project_id"} and server.config.auth_mode != "passthrough":
         # A static resource gets no request context, so it can only use the server's own token.
         @server.resource(
             OVERVIEW_URI,

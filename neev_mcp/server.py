@@ -57,7 +57,8 @@ class NeevServer(MCPServer):
             ),
             warn_on_duplicate_tools=False,
         )
-        self.settings = settings
+        # not `settings`: MCPServer.settings is the SDK's own (its HTTP app reads it)
+        self.config = settings
         self.client = client
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
         self.registry = build_registry(settings.defaults, gated=gated_tool_names(settings))
@@ -68,7 +69,7 @@ class NeevServer(MCPServer):
 
     # -- listing ---------------------------------------------------------------------------------------------------
     def visible(self, tool: ToolDef) -> bool:
-        return tool.hints.read_only or not self.settings.read_only
+        return tool.hints.read_only or not self.config.read_only
 
     async def list_tools(self) -> list[Tool]:
         return [to_mcp_tool(t) for t in self.registry if self.visible(t)] + await super().list_tools()
@@ -108,8 +109,8 @@ class NeevServer(MCPServer):
         """Fill configured org/project defaults, then validate everything against the tool's schema."""
         args = dict(arguments)
         for key in SCOPE_ARGS:
-            if key in tool.input_schema["properties"] and args.get(key) in (None, "") and key in self.settings.defaults:
-                args[key] = self.settings.defaults[key]
+            if key in tool.input_schema["properties"] and args.get(key) in (None, "") and key in self.config.defaults:
+                args[key] = self.config.defaults[key]
         problems = violations(tool.input_schema, args) or prose_rule_problems(tool.name, args)
         if problems:
             raise InvalidArguments(tool.name, problems)
@@ -121,7 +122,7 @@ class NeevServer(MCPServer):
         Only pass-through mode (HTTP, `NEEV_MCP_AUTH=passthrough`) uses the request's own bearer, and then never the
         server's token; in every other mode the MCP client's Authorization header is never forwarded upstream.
         """
-        if self.settings.auth_mode != "passthrough":
+        if self.config.auth_mode != "passthrough":
             return None
         headers = context.headers if context is not None else None
         scheme, _, bearer = (headers.get("authorization", "") if headers else "").partition(" ")
