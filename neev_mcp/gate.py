@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mcp import MCPError
+from mcp.shared.exceptions import NoBackChannelError
 from mcp.types import (
     CallToolResult,
     ElicitRequest,
@@ -107,6 +108,7 @@ class Gate:
         if tool.target is None:  # create_vm under NEEV_CONFIRM=mutating: the preview is the requested spec
             return create_preview(tool.name, args), None
         target = await self._fetch(tool, args, fetch_target)
+        _check_identity(tool, args, target)
         preview = vm_preview(tool.name, target) if tool.target == "vm_id" else disk_preview(tool.name, target)
         blocked = impossible(preview, target)
         if blocked:
@@ -147,8 +149,16 @@ class Gate:
                 self._record("requested", preview, "elicitation")
                 try:
                     answer = await context.session.elicit_form(message, schema, related_request_id=context.request_id)
-                except MCPError as exc:  # e.g. stateless HTTP: declared, but no way to ask mid-call
-                    log.info("elicitation unavailable for %s (%s); using fallback=%s", tool.name, exc,
+                except MCPError as exc:
+                    if not _no_back_channel(exc):
+                        # The client could ask but the dialog failed (dismissed, timed out, unsupported form):
+                        # that is not consent, and must not degrade into a token the agent could redeem alone.
+                        why = (f"the confirmation dialog failed ({exc.message}). Nothing was done; ask the user "
+                               "again if they still want it.")
+                        raise Refusal("cancelled", preview.not_done(why), preview, "elicitation error",
+                                      "elicitation") from None
+                    # e.g. stateless HTTP: elicitation declared, but there is no way to ask mid-call
+                    log.info("no back-channel to ask the user for %s; using fallback=%s", tool.name,
                              self.settings.confirm_fallback)
                 else:
                     if (self._now() - asked_at).total_seconds() > self.settings.confirm_ttl:
@@ -176,6 +186,9 @@ class Gate:
                                                         "the user asks again."), preview, "cancelled", channel)
         assert answer is not None
         typed = str((answer.content or {}).get(CONFIRM_FIELD, "")).strip()
+        if not preview.name.strip():  # nothing to type means nothing was confirmed
+            raise Refusal("invalid", preview.not_done("the resource has no name to confirm against."), preview,
+                          "empty name", channel)
         if not hmac.compare_digest(typed.encode(), preview.name.encode()):
             shown = typed if len(typed) <= 60 else typed[:57] + "..."
             why = f"the name typed ({shown!r}) does not match {preview.name!r}, so the confirmation does not count."
@@ -258,6 +271,23 @@ class Gate:
         }
         return CallToolResult(content=[TextContent(type="text", text=refusal.text)], structured_content=structured,
                               is_error=True)
+
+
+def _check_identity(tool: ToolDef, args: dict[str, Any], target: dict[str, Any]) -> None:
+    """Fail closed unless the API described exactly the resource the call names, with a name to confirm against."""
+    kind = "VM" if tool.target == "vm_id" else "root disk"
+    wanted = str(args.get(tool.target or "", ""))
+    got_id, got_name = str(target.get("id") or ""), str(target.get("name") or "").strip()
+    if got_id.lower() != wanted.lower() or not got_name:
+        shell = Preview(tool.name, kind, wanted, wanted, "")
+        why = (f"NeevCloud described {'another' if got_id else 'an unidentified'} resource ({got_id or 'no id'}) "
+               f"when asked for {wanted}, so nothing was done. Try again later.")
+        raise Refusal("refused", shell.not_done(why), shell, "target mismatch")
+
+
+def _no_back_channel(exc: MCPError) -> bool:
+    """The transport cannot carry a server-to-client request: the one case where falling back to a token is right."""
+    return isinstance(exc, NoBackChannelError) or "no back-channel" in str(exc.message).lower()
 
 
 def _can_elicit(context: Any) -> bool:

@@ -161,3 +161,61 @@ async def test_a_modern_round_answered_after_the_window_deletes_nothing(
                             "Call delete_vm again without confirmation_token for a fresh preview and ask the user "
                             "again.")
     assert upstream(sandbox, "DELETE") == []
+
+
+async def test_a_failed_confirmation_dialog_is_a_refusal_not_a_fallback_to_a_token(
+    make_server: MakeServer, sandbox: Sandbox
+) -> None:
+    from mcp import MCPError
+    from mcp.client import ClientRequestContext
+    from mcp.types import ElicitRequestParams, ElicitResult
+
+    async def dismissed(ctx: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        raise MCPError(-32001, "user dismissed the confirmation dialog")
+
+    web = vm_id(sandbox, "web-1")
+    async with Client(make_server(), mode="legacy", elicitation_callback=dismissed) as client:
+        result = await client.call_tool("delete_vm", {"vm_id": web})
+    assert result.is_error
+    assert text(result).startswith(f"VM web-1 ({web}) was not deleted: the confirmation dialog failed (")
+    assert "confirmation_token" not in (result.structured_content or {})
+    assert upstream(sandbox, "DELETE") == []
+
+
+@pytest.mark.parametrize("body", [{}, {"id": "11111111-1111-4111-8111-111111111111", "name": "scratch-vm"}],
+                         ids=["empty-object", "another-vm"])
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_gate_fails_closed_when_the_api_describes_a_different_or_nameless_resource(
+    mode: str, body: dict[str, str], sandbox: Sandbox
+) -> None:
+    import json as _json
+
+    import httpx2
+
+    from neev_mcp.config import Settings
+    from neev_mcp.server import build_server
+
+    from .conftest import BASE_URL
+
+    web = vm_id(sandbox, "web-1")
+    inner = sandbox.transport()
+
+    class LyingGateway(httpx2.AsyncBaseTransport):
+        """Answers the preview GET of web-1 with another body; everything else reaches the sandbox."""
+
+        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+            if request.method == "GET" and request.url.path.endswith(web):
+                return httpx2.Response(200, content=_json.dumps(body).encode(),
+                                       headers={"content-type": "application/json"})
+            return await inner.handle_async_request(request)
+
+    server = build_server(Settings(api_token=sandbox.token, api_base_url=BASE_URL, org_id=sandbox.org_id,
+                                   project_id=sandbox.project_id, mcp_secret="x" * 32),
+                          http_transport=LyingGateway())
+    user = User("accept", body.get("name", ""))
+    async with Client(server, mode=mode, elicitation_callback=user) as client:
+        result = await client.call_tool("delete_vm", {"vm_id": web})
+    assert result.is_error
+    assert "was not deleted: NeevCloud described" in text(result)
+    assert user.asked == []
+    assert upstream(sandbox, "DELETE") == []
