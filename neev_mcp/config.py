@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 DEFAULT_BASE_URL = "https://api.ai.neevcloud.com/vm"
+MIN_SECRET_LENGTH = 32
 
 # environment variable → settings field
 ENV_VARS: dict[str, str] = {
@@ -90,6 +91,16 @@ class Settings(BaseModel):
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("mcp_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Everything a confirmation token's MAC covers is visible to the agent, so a short secret can be guessed
+        # offline from one preview and then used to forge tokens for resources never previewed.
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters of random data, e.g. the output of "
+                             "`openssl rand -hex 32` (a short secret can be guessed from a confirmation token)")
+        return value
 
     @property
     def defaults(self) -> dict[str, str]:

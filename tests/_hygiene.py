@@ -19,7 +19,7 @@ from mcp import Client
 
 from neev_mcp.sandbox import DEFAULT_TOKEN
 
-SUITE_SECRET = "test-secret-for-neev-mcp"  # tests/conftest.py's NEEV_MCP_SECRET
+SUITE_SECRET = "test-secret-for-neev-mcp-0123456789abcdef"  # tests/conftest.py's NEEV_MCP_SECRET
 _watched: dict[str, str] = {DEFAULT_TOKEN: "the NeevCloud token", SUITE_SECRET: "NEEV_MCP_SECRET"}
 _produced: list[tuple[str, str]] = []  # (where, text) since the last report
 stats = {"results": 0, "log records": 0, "reports": 0}

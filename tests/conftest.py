@@ -53,7 +53,7 @@ def make_server(sandbox: Sandbox, clock: SimClock) -> MakeServer:
             "org_id": ORG,
             "project_id": PROJECT,
             "retry_backoff": 0.0,
-            "mcp_secret": "test-secret-for-neev-mcp",
+            "mcp_secret": "test-secret-for-neev-mcp-0123456789abcdef",
         }
         values.update(overrides)
         settings = Settings(**values)

@@ -58,7 +58,7 @@ async def test_a_modern_round_is_rejected_by_a_replica_with_another_secret(
     async with Client(make_server(), elicitation_callback=lambda *_: None) as a:
         asked = await first_round(a, {"vm_id": web})
     answer = {"confirm": ElicitResult(action="accept", content={"confirm_name": "web-1"})}
-    async with Client(make_server(mcp_secret="another-secret"), elicitation_callback=lambda *_: None) as b:
+    async with Client(make_server(mcp_secret="another-secret-0123456789abcdef-0123456"), elicitation_callback=lambda *_: None) as b:
         with pytest.raises(MCPError, match="Invalid or expired requestState"):
             await b.call_tool("delete_vm", {"vm_id": web}, input_responses=answer, request_state=asked.request_state)
     assert upstream(sandbox, "DELETE") == []
@@ -140,7 +140,7 @@ def upstream_deletes(origin: str) -> list[str]:
 
 async def test_a_token_minted_by_one_server_process_is_honoured_once_by_another(sandbox_url: str) -> None:
     httpx2.post(f"{sandbox_url}/_sandbox/reset")
-    secret = "shared-replica-secret"
+    secret = "shared-replica-secret-0123456789abcdef-01"
     async with Client(server_process(sandbox_url, secret), mode="legacy") as a:
         vms = (await a.call_tool("list_vms", {})).structured_content["data"]
         db = next(vm["id"] for vm in vms if vm["name"] == "db-1")
@@ -163,7 +163,7 @@ async def test_over_stateless_http_a_client_that_declares_elicitation_falls_back
     """Stateless HTTP has no back-channel on the handshake era: elicitation cannot happen, the token path must."""
     httpx2.post(f"{sandbox_url}/_sandbox/reset")
     port = free_port()
-    params = server_process(sandbox_url, "stateless-secret")
+    params = server_process(sandbox_url, "stateless-secret-0123456789abcdef-0123456")
     args = [*params.args, "--transport", "http", "--stateless", "--port", str(port)]
     proc = subprocess.Popen([sys.executable, *args], env=params.env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -149,7 +149,7 @@ async def test_a_token_is_refused_when_the_vm_behind_the_id_is_no_longer_the_one
 
 async def test_a_token_signed_with_another_secret_is_refused(make_server: MakeServer, sandbox: Sandbox) -> None:
     web = vm_id(sandbox, "web-1")
-    async with Client(make_server(mcp_secret="some-other-secret")) as other:
+    async with Client(make_server(mcp_secret="some-other-secret-0123456789abcdef-012345")) as other:
         token = await preview_token(other, "delete_vm", {"vm_id": web})
     async with Client(make_server()) as client:
         result = await client.call_tool("delete_vm", {"vm_id": web, "confirmation_token": token})

@@ -314,3 +314,13 @@ async def test_path_parameters_are_encoded_as_one_segment_so_they_cannot_change_
         result = await c.call_tool("list_vms", {"org_id": "../../admin", "project_id": "x?y#z"})
     assert seen == [b"/vm/api/v1/orgs/..%2F..%2Fadmin/projects/x%3Fy%23z/vms"]
     assert result.is_error and "HTTP 404 [not_found] no such project" in text(result)
+
+
+def test_a_short_confirmation_secret_is_refused_at_start_up_without_echoing_it() -> None:
+    from neev_mcp.config import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.load({"NEEV_MCP_SECRET": "changeme"})
+    assert str(refused.value).startswith("invalid configuration: NEEV_MCP_SECRET: Value error, must be at least 32 "
+                                         "characters of random data")
+    assert "changeme" not in str(refused.value)

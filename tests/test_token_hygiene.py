@@ -59,7 +59,7 @@ def test_the_suite_wide_scan_fails_a_leaking_test_and_never_prints_the_value(tmp
 
 
 def test_leaks_finds_every_watched_secret_by_name() -> None:
-    assert _hygiene.leaks(f"x {DEFAULT_TOKEN} y test-secret-for-neev-mcp") == ["the NeevCloud token", "NEEV_MCP_SECRET"]
+    assert _hygiene.leaks(f"x {DEFAULT_TOKEN} y {_hygiene.SUITE_SECRET}") == ["the NeevCloud token", "NEEV_MCP_SECRET"]
     assert _hygiene.leaks("Bearer [redacted]") == []
 
 
@@ -97,10 +97,10 @@ async def test_a_stdio_server_with_an_expired_token_says_so_on_stderr_and_never_
     tmp_path: Path,
 ) -> None:
     errlog = tmp_path / "stderr.txt"
-    env = {**os.environ, "NEEV_API_TOKEN": EXPIRED, "NEEV_MCP_SECRET": "hygiene-secret-value",
+    env = {**os.environ, "NEEV_API_TOKEN": EXPIRED, "NEEV_MCP_SECRET": "hygiene-secret-value-0123456789abcdef-0123",
            "NEEV_API_BASE_URL": "http://127.0.0.1:9/vm", "NEEV_ORG_ID": "o", "NEEV_PROJECT_ID": "p",
            "NEEV_MAX_ATTEMPTS": "1", "NEEV_MCP_LOG_LEVEL": "DEBUG"}
-    _hygiene.watch("hygiene-secret-value", "NEEV_MCP_SECRET of the subprocess")
+    _hygiene.watch("hygiene-secret-value-0123456789abcdef-0123", "NEEV_MCP_SECRET of the subprocess")
     params = StdioServerParameters(command=sys.executable, args=["-m", "neev_mcp"], env=env)
     with errlog.open("w") as err:
         async with Client(stdio_client(params, errlog=err)) as client:
@@ -108,7 +108,7 @@ async def test_a_stdio_server_with_an_expired_token_says_so_on_stderr_and_never_
     stderr = errlog.read_text()
     assert "NEEV_API_TOKEN looks expired (the token expired at 2026-01-01T00:00:00Z)" in stderr
     assert result.is_error and "nothing was sent" in text_of(result)
-    for secret in (EXPIRED, "hygiene-secret-value"):
+    for secret in (EXPIRED, "hygiene-secret-value-0123456789abcdef-0123"):
         assert secret not in stderr
         assert secret not in text_of(result)
 

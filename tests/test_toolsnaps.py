@@ -23,7 +23,7 @@ UPDATE = os.environ.get("UPDATE_TOOLSNAPS") == "1"
 
 async def _listed_tools() -> list[dict[str, Any]]:
     # No org/project defaults: the schema every user sees before configuring them.
-    server = build_server(Settings(api_token="unused", mcp_secret="snapshot"))
+    server = build_server(Settings(api_token="unused", mcp_secret="snapshot-secret-0123456789abcdef-012345"))
     async with Client(server) as client:
         tools = (await client.list_tools()).tools
     return [t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]
