@@ -39,7 +39,7 @@ def _sandbox_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="neev-mcp sandbox", description="Serve the simulated NeevCloud API over HTTP.")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    p.add_argument("--speed", type=float, default=None, help="simulated seconds per real second (default 1)")
     p.add_argument("--token", default=None, help="bearer token the sandbox accepts (default: a fixed demo JWT)")
     p.add_argument("--bulk", type=int, default=0, help="add this many extra VMs")
     return p
@@ -62,7 +62,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging("INFO")
         from .sandbox import serve
 
-        serve(host=args.host, port=args.port, speed=args.speed, token=args.token, bulk=args.bulk)
+        try:
+            serve(host=args.host, port=args.port, speed=args.speed, bulk=args.bulk,
+                  **({"token": args.token} if args.token else {}))
+        except ValueError as exc:  # e.g. a non-loopback host
+            print(f"neev-mcp sandbox: {exc}", file=sys.stderr)
+            return 2
         return 0
     args = _server_parser().parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k != "sandbox" and v is not None}

@@ -186,6 +186,11 @@ class NeevClient:
                 op.method, url, params=params or None, json=body if op.body_schema is not None else None,
                 headers=headers,
             )
+        except (httpx2.LocalProtocolError, httpx2.UnsupportedProtocol, httpx2.InvalidURL) as exc:
+            # Refused on this side before a byte was written (e.g. a header with a newline in it).
+            raise NotSent(f"The request for {op.tool_name} could not be sent ({type(exc).__name__}); nothing was "
+                          "sent. Check NEEV_API_BASE_URL and that NEEV_API_TOKEN has no stray spaces or newlines."
+                          ) from None
         except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
             raise NotSent(f"Could not connect to NeevCloud at {self.base_url} for {op.tool_name} "
                           f"({type(exc).__name__}); nothing was sent. Check NEEV_API_BASE_URL and the network, "

@@ -92,6 +92,17 @@ class Settings(BaseModel):
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("api_token", "auth_token", mode="before")
+    @classmethod
+    def _clean_token(cls, value: Any) -> Any:
+        # A secret mounted from a file often ends in a newline; any other whitespace or control character inside a
+        # bearer token would make every request fail in a confusing way, so say so at start-up.
+        if isinstance(value, str):
+            value = value.strip()
+            if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+                raise ValueError("contains whitespace or control characters; a bearer token is one word")
+        return value
+
     @field_validator("mcp_secret")
     @classmethod
     def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:

@@ -324,3 +324,66 @@ def test_a_short_confirmation_secret_is_refused_at_start_up_without_echoing_it()
     assert str(refused.value).startswith("invalid configuration: NEEV_MCP_SECRET: Value error, must be at least 32 "
                                          "characters of random data")
     assert "changeme" not in str(refused.value)
+
+
+def test_a_token_read_from_a_file_with_a_trailing_newline_is_cleaned_and_inner_whitespace_refused() -> None:
+    from neev_mcp.config import ConfigurationError
+
+    assert Settings.load({"NEEV_API_TOKEN": "aaa.bbb.ccc\n"}).api_token.get_secret_value() == "aaa.bbb.ccc"
+    with pytest.raises(ConfigurationError, match="NEEV_API_TOKEN: Value error, contains whitespace"):
+        Settings.load({"NEEV_API_TOKEN": "aaa.bbb\nccc"})
+
+
+async def test_a_request_refused_on_this_side_is_reported_as_never_sent_even_for_create() -> None:
+    attempts: list[str] = []
+
+    def upstream(request: httpx2.Request) -> httpx2.Response:
+        attempts.append(request.method)
+        raise httpx2.LocalProtocolError("Illegal header value")
+
+    server = build_server(Settings(api_token="secret-upstream-token", api_base_url="http://api.test/vm",
+                                   org_id=ORG, project_id=PROJECT, retry_backoff=0.0),
+                          http_transport=httpx2.MockTransport(upstream))
+    async with Client(server) as c:
+        result = await c.call_tool("create_vm", CREATE)
+    assert result.is_error
+    assert "could not be sent (LocalProtocolError); nothing was sent" in text(result)
+    assert "may or may not have been created" not in text(result)
+    assert result.structured_content["may_have_applied"] is False
+
+
+@pytest.mark.slow
+def test_neev_mcp_sandbox_serves_the_simulated_api_over_http_with_default_arguments() -> None:
+    import re
+    import subprocess
+    import time
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "neev_mcp", "sandbox", "--port", "0", "--speed", "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        deadline, url = time.monotonic() + 30, None
+        while url is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            assert line or proc.poll() is None, "neev-mcp sandbox exited early"
+            found = re.search(r"(http://127\.0\.0\.1:\d+)/vm", line)
+            url = found.group(1) if found else None
+        assert url is not None
+        while True:  # the address is printed once bound; uvicorn starts listening a moment later
+            try:
+                urllib.request.urlopen(f"{url}/_sandbox/healthz", timeout=2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "neev-mcp sandbox never answered"
+                time.sleep(0.1)
+        request = urllib.request.Request(f"{url}/vm/api/v1/orgs/{ORG}/projects/{PROJECT}/vms",
+                                         headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            body = json.loads(answer.read())
+        assert body["pagination"]["total_items"] == 6
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stderr is not None:
+            proc.stderr.close()
