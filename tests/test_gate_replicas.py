@@ -58,7 +58,8 @@ async def test_a_modern_round_is_rejected_by_a_replica_with_another_secret(
     async with Client(make_server(), elicitation_callback=lambda *_: None) as a:
         asked = await first_round(a, {"vm_id": web})
     answer = {"confirm": ElicitResult(action="accept", content={"confirm_name": "web-1"})}
-    async with Client(make_server(mcp_secret="another-secret-0123456789abcdef-0123456"), elicitation_callback=lambda *_: None) as b:
+    other = make_server(mcp_secret="another-secret-0123456789abcdef-0123456")
+    async with Client(other, elicitation_callback=lambda *_: None) as b:
         with pytest.raises(MCPError, match="Invalid or expired requestState"):
             await b.call_tool("delete_vm", {"vm_id": web}, input_responses=answer, request_state=asked.request_state)
     assert upstream(sandbox, "DELETE") == []
