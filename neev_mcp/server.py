@@ -163,7 +163,15 @@ class NeevServer(MCPServer):
         api_args = {k: v for k, v in args.items() if k != CONFIRMATION_ARG}
         path, query, body = tool.operation.split_arguments(api_args)
         response = await self.client.call(tool.operation, path, query, body, token=token)
-        text, structured = await self.summarise(tool, api_args, response.data, target, token)
+        try:
+            text, structured = await self.summarise(tool, api_args, response.data, target, token)
+        except Exception:
+            # The API already acted: an answer we cannot summarise (an off-spec field, say) must not read as a
+            # failure, or the agent would repeat a create that succeeded.
+            log.exception("could not summarise the answer to %s", tool.name)
+            text = (f"{tool.title}: NeevCloud accepted the request (HTTP {response.status}), but its answer could not "
+                    "be summarised; the full answer is in structuredContent.")
+            structured = response.data if isinstance(response.data, dict) else {"value": response.data}
         return ok_result(text, structured)
 
     async def summarise(

@@ -387,3 +387,27 @@ def test_neev_mcp_sandbox_serves_the_simulated_api_over_http_with_default_argume
         proc.wait(timeout=10)
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+async def test_an_answer_that_cannot_be_summarised_still_reports_the_accepted_mutation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    created = {"id": VM, "name": "web-2", "status": "pending", "gpu_config_count": "1.0", "region_id": "in-mum-1",
+               "vm_config_id": "c", "plan_id": "p", "image_id": "ubuntu-24.04", "delete_root_disk": False,
+               "created_at": "not-a-date", "updated_at": "2026-11-28T12:00:00Z", "exposed_ports": "80/tcp"}
+    posts: list[str] = []
+
+    def upstream(request: httpx2.Request) -> httpx2.Response:
+        posts.append(request.method)
+        return httpx2.Response(201, json=created)
+
+    server = build_server(Settings(api_token="secret-upstream-token", api_base_url="http://api.test/vm",
+                                   org_id=ORG, project_id=PROJECT), http_transport=httpx2.MockTransport(upstream))
+    async with Client(server) as c:
+        result = await c.call_tool("create_vm", CREATE)
+    assert posts == ["POST"]
+    assert not result.is_error
+    assert result.structured_content == created
+    assert text(result) == ("Create VM: NeevCloud accepted the request (HTTP 201), but its answer could not be "
+                            "summarised; the full answer is in structuredContent.")
+    assert "could not summarise the answer to create_vm" in caplog.text
