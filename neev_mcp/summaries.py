@@ -32,6 +32,8 @@ NEXT_STEPS: dict[str, str] = {
 }
 STRUCTURED_CAP = 25  # list entries kept in the overview's structuredContent (counts stay exact; bounded like the text)
 MAX_FAILURE_GROUPS = 8  # distinct failure messages spelled out in the overview
+MAX_MESSAGE = 200  # characters of one upstream failure message in the overview
+OVERVIEW_BUDGET = 6000  # characters: the overview text never exceeds this, at any project size
 
 
 # -- small pieces ------------------------------------------------------------------------------------------------
@@ -286,9 +288,23 @@ def overview(args: Obj, data: Obj, now: dt.datetime) -> str:
     """The whole project in a bounded answer.
 
     `data`: `vms` and `root_disks` (every item read), and `reads` describing the walk: for each of the two,
-    `{"pages_read", "total_pages", "total_items"}`. `args.per_status` bounds every list.
+    `{"pages_read", "total_pages", "total_items"}`. `args.per_status` bounds every list; the text as a whole stays
+    within OVERVIEW_BUDGET characters whatever the project or its messages hold (lists are shortened first).
     """
-    n = int(args.get("per_status") or 5)
+    wanted = n = int(args.get("per_status") or 5)
+    text = _overview(args, data, now, n)
+    while len(text) > OVERVIEW_BUDGET and n > 1:
+        n = max(1, n // 2)
+        text = _overview(args, data, now, n)
+    if n < wanted:
+        text += f"\n(Lists shortened to {n} per status to stay within {OVERVIEW_BUDGET:,} characters.)"
+    if len(text) > OVERVIEW_BUDGET:
+        text = text[: OVERVIEW_BUDGET - 90].rsplit("\n", 1)[0] + "\n… cut here to stay bounded; list_vms and " \
+            "list_root_disk_volumes page through everything."
+    return text
+
+
+def _overview(args: Obj, data: Obj, now: dt.datetime, n: int) -> str:
     vms: Sequence[Obj] = data.get("vms") or []
     disks: Sequence[Obj] = data.get("root_disks") or []
     reads: Obj = data.get("reads") or {}
@@ -303,7 +319,7 @@ def overview(args: Obj, data: Obj, now: dt.datetime) -> str:
     if failed:
         groups: dict[str, list[Obj]] = {}
         for item in failed:
-            groups.setdefault(str(item.get("message") or "no reason given"), []).append(item)
+            groups.setdefault(_clip(str(item.get("message") or "no reason given"), MAX_MESSAGE), []).append(item)
         ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
         lines.append(f"Failed ({len(failed)}), by message — delete and re-create once the cause is fixed:")
         lines += [f"- {msg} ({len(group)}): {_first(group, n)}" for msg, group in ordered[:MAX_FAILURE_GROUPS]]
@@ -335,6 +351,11 @@ def overview(args: Obj, data: Obj, now: dt.datetime) -> str:
     if not vms:
         lines.append("No VMs yet: create one with create_vm.")
     return "\n".join(lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    """Upstream messages have no length limit of their own."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _incomplete(reads: Obj) -> list[str]:

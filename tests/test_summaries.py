@@ -304,3 +304,18 @@ async def test_an_ungated_delete_names_the_vm_id_and_how_to_confirm(make_server:
     assert result.content[0].text == summaries.deleted({"vm_id": vm_id}, None, "vm")
     assert result.structured_content == {"accepted": True, "status": "deleting", "id": vm_id, "kind": "vm",
                                          "target": None}
+
+
+@pytest.mark.parametrize(("message_length", "per_status"), [(40, 5), (300, 5), (2000, 5), (40, 50), (2000, 50)])
+def test_the_overview_stays_within_its_character_budget_whatever_the_messages_or_list_lengths(
+    message_length: int, per_status: int
+) -> None:
+    data = everything(seeded(bulk=1000))
+    for i, vm in enumerate(v for v in data["vms"] if v["status"] == "failed"):
+        vm["message"] = f"reason {i % 12}: " + "x" * message_length  # twelve distinct, long upstream messages
+    text = summaries.overview({"org_id": ORG, "project_id": PROJECT, "per_status": per_status}, data, NOW)
+    assert len(text) <= summaries.OVERVIEW_BUDGET
+    assert text.startswith(f"Project {ORG}/{PROJECT}: 1006 VMs — ")
+    assert "x" * (summaries.MAX_MESSAGE + 1) not in text  # each message is clipped
+    if per_status == 50:
+        assert "(Lists shortened to " in text
