@@ -98,6 +98,8 @@ def announce(settings: Settings) -> None:
     """Start-up warnings a user needs to see in their client's server log."""
     if settings.sandbox:
         log.info("neev-mcp %s on the embedded sandbox (simulated NeevCloud; no account needed)", __version__)
+    elif settings.auth_mode == "passthrough":
+        log.info("pass-through mode: each request's own bearer token is used as the NeevCloud token")
     elif settings.api_token is None:
         log.warning("NEEV_API_TOKEN is not set: every tool call will fail until it is (or use --sandbox)")
     else:

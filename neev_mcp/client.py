@@ -79,8 +79,11 @@ class NeevClient:
         transport: httpx2.AsyncBaseTransport | None = None,
         timeouts: Timeouts = Timeouts(),
         retry: RetryPolicy = RetryPolicy(),
+        token_source: str = "NEEV_API_TOKEN",
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Where the token comes from, for a 401 that tells the user what to fix (pass-through: the client's header).
+        self.token_source = token_source
         self._token = token
         self._transport = transport
         self._timeouts = timeouts
@@ -204,7 +207,7 @@ class NeevClient:
             ) from None
         except httpx2.HTTPError as exc:
             raise ConnectionLost(f"HTTP failure during {op.tool_name} ({type(exc).__name__}).") from None
-        return _interpret(op, response, bearer)
+        return _interpret(op, response, bearer, self.token_source)
 
 
 def is_safe_to_repeat(op: Operation) -> bool:
@@ -266,7 +269,9 @@ def _seconds(value: float) -> str:
     return f"{value:.0f} s" if value >= 10 else f"{value:.2g} s"
 
 
-def _interpret(op: Operation, response: httpx2.Response, bearer: str) -> APIResponse:
+def _interpret(
+    op: Operation, response: httpx2.Response, bearer: str, source: str = "NEEV_API_TOKEN"
+) -> APIResponse:
     status = response.status_code
     if 200 <= status < 300:
         if not response.content.strip():
@@ -287,7 +292,11 @@ def _interpret(op: Operation, response: httpx2.Response, bearer: str) -> APIResp
     message = f"NeevCloud refused {op.tool_name}: HTTP {status}{detail}."
     if cls is Unauthorized:
         when = expired_at(bearer)
-        if when:
+        if source != "NEEV_API_TOKEN":
+            state = f"expired at {when}" if when else "missing or invalid"
+            message += (f" The NeevCloud token is {state}. This server uses {source} as the NeevCloud token: "
+                        "update it in your MCP client's configuration.")
+        elif when:
             message += (f" The API token expired at {when}. Set NEEV_API_TOKEN to a fresh NeevCloud bearer JWT and "
                         "restart the server.")
         else:

@@ -53,7 +53,9 @@ class NeevServer(MCPServer):
             lifespan=_lifespan,
             # 2026-07-28 confirmation rounds may land on another replica: seal requestState with the shared secret.
             request_state_security=RequestStateSecurity(
-                keys=[derive_key(secret, "request-state")], audience=SERVER_NAME
+                keys=[derive_key(secret, "request-state")], audience=SERVER_NAME,
+                # outlive our own confirmation window, so a late answer gets our refusal, not a protocol error
+                ttl=settings.confirm_ttl + 60,
             ),
             warn_on_duplicate_tools=False,
         )
@@ -288,5 +290,7 @@ def build_server(settings: Settings, *, http_transport: Any = None, now: Callabl
         transport=http_transport,
         timeouts=Timeouts(connect=settings.connect_timeout, read=settings.read_timeout),
         retry=RetryPolicy(attempts=settings.max_attempts, backoff=settings.retry_backoff),
+        token_source=("the bearer token your MCP client sends (pass-through mode)"
+                      if settings.auth_mode == "passthrough" else "NEEV_API_TOKEN"),
     )
     return NeevServer(settings, client, now=now)

@@ -237,6 +237,8 @@ async def test_pass_through_mode_calls_neevcloud_with_each_requests_own_bearer_a
     assert ok.is_error is False, ok.content
     assert refused.is_error is True
     assert "401" in refused.content[0].text  # type: ignore[union-attr]
+    assert "the bearer token your MCP client sends (pass-through mode)" in refused.content[0].text  # type: ignore
+    assert "NEEV_API_TOKEN" not in refused.content[0].text  # type: ignore[union-attr]
     assert "someone-elses-token" not in refused.content[0].text  # type: ignore[union-attr]
     assert [r["headers"]["authorization"] for r in sandbox_requests(sandbox)] == [
         f"Bearer {DEFAULT_TOKEN}",
