@@ -19,6 +19,17 @@ def _server_parser() -> argparse.ArgumentParser:
         prog="neev-mcp",
         description="MCP server for NeevCloud VMs. Subcommands: 'demo' (scripted session on the sandbox), "
         "'sandbox' (serve the simulated NeevCloud API over HTTP).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""environment:
+  NEEV_API_TOKEN           NeevCloud bearer JWT (required unless --sandbox; never logged)
+  NEEV_API_BASE_URL        API base URL (default https://api.ai.neevcloud.com/vm)
+  NEEV_ORG_ID, NEEV_PROJECT_ID   default scope, so tools need no org_id/project_id
+  NEEV_CONFIRM             destructive (default) | mutating | off
+  NEEV_CONFIRM_FALLBACK    token (default) | deny, for clients without elicitation
+  NEEV_MCP_SECRET          signs confirmation tokens; the same on every replica (>= 32 chars)
+  NEEV_READ_ONLY           1 = only read-only tools
+  NEEV_MCP_AUTH_TOKEN, NEEV_MCP_AUTH, NEEV_MCP_ALLOWED_HOSTS, NEEV_MCP_ALLOWED_ORIGINS   HTTP transport
+The full list is in the README.""",
     )
     p.add_argument("--version", action="version", version=f"neev-mcp {__version__}")
     p.add_argument("--sandbox", action="store_true", help="serve against an embedded simulated NeevCloud (no account)")
