@@ -24,7 +24,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     # Host names the server answers to; a request with any other Host header gets 421 (DNS-rebinding protection).
     # Enough for `docker run -p 127.0.0.1:8000:8000`; set your own (Service DNS, ingress host) when deploying.
     NEEV_MCP_ALLOWED_HOSTS=localhost,127.0.0.1
-RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin neev
+RUN groupadd --system --gid 10001 neev \
+    && useradd --system --uid 10001 --gid neev --no-create-home --shell /usr/sbin/nologin neev
 COPY --from=build /dist/ /tmp/dist/
 RUN pip install /tmp/dist/*.whl && rm -rf /tmp/dist
 USER 10001:10001
