@@ -13,7 +13,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,3 +140,25 @@ def sandbox_requests(sandbox: Proc, method: str | None = None) -> list[dict[str,
 
 def vm_path(vm_id: str) -> str:
     return f"/vm/api/v1/orgs/{ORG}/projects/{PROJECT}/vms/{vm_id}"
+
+
+@contextmanager
+def running_stack(servers: Mapping[str, tuple[tuple[str, ...], Mapping[str, str]]]) -> Iterator[dict[str, Proc]]:
+    """A sandbox plus one server per entry (name → (flags, env)), all ready; every process is stopped on exit."""
+    procs: dict[str, Proc] = {}
+    try:
+        procs["sandbox"] = spawn_sandbox()
+        wait_ready(procs["sandbox"])
+        for name, (flags, env) in servers.items():
+            procs[name] = spawn_server(procs["sandbox"], *flags, **env)
+        wait_ready(*procs.values())
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+
+def reset(sandbox: Proc) -> Proc:
+    """Forget the recorded requests and faults of the shared sandbox, for the next test."""
+    httpx2.post(sandbox.url + "/_sandbox/reset", timeout=5.0).raise_for_status()
+    return sandbox

@@ -31,11 +31,10 @@ from .http_support import (
     VM_IDS,
     Proc,
     base_env,
+    reset,
+    running_stack,
     sandbox_requests,
-    spawn_sandbox,
-    spawn_server,
     vm_path,
-    wait_ready,
 )
 
 pytestmark = pytest.mark.slow
@@ -43,25 +42,17 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[dict[str, Proc]]:
-    procs: dict[str, Proc] = {}
-    try:
-        procs["sandbox"] = spawn_sandbox()
-        wait_ready(procs["sandbox"])
-        sb = procs["sandbox"]
-        procs["static"] = spawn_server(sb, NEEV_MCP_AUTH_TOKEN=AUTH_TOKEN, NEEV_MCP_SECRET=SHARED_SECRET)
-        procs["passthrough"] = spawn_server(sb, NEEV_MCP_AUTH="passthrough", NEEV_API_TOKEN="")
-        procs["passthrough_stateless"] = spawn_server(sb, "--stateless", NEEV_MCP_AUTH="passthrough", NEEV_API_TOKEN="")
-        wait_ready(*procs.values())
+    with running_stack({
+        "static": ((), {"NEEV_MCP_AUTH_TOKEN": AUTH_TOKEN, "NEEV_MCP_SECRET": SHARED_SECRET}),
+        "passthrough": ((), {"NEEV_MCP_AUTH": "passthrough", "NEEV_API_TOKEN": ""}),
+        "passthrough_stateless": (("--stateless",), {"NEEV_MCP_AUTH": "passthrough", "NEEV_API_TOKEN": ""}),
+    }) as procs:
         yield procs
-    finally:
-        for proc in procs.values():
-            proc.stop()
 
 
 @pytest.fixture
 def sandbox(stack: dict[str, Proc]) -> Proc:
-    httpx2.post(stack["sandbox"].url + "/_sandbox/reset", timeout=5.0).raise_for_status()
-    return stack["sandbox"]
+    return reset(stack["sandbox"])
 
 
 @asynccontextmanager

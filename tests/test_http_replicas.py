@@ -22,11 +22,10 @@ from .http_support import (
     SHARED_SECRET,
     VM_IDS,
     Proc,
+    reset,
+    running_stack,
     sandbox_requests,
-    spawn_sandbox,
-    spawn_server,
     vm_path,
-    wait_ready,
 )
 
 pytestmark = pytest.mark.slow
@@ -34,23 +33,15 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def replicas() -> Iterator[dict[str, Proc]]:
-    procs: dict[str, Proc] = {}
-    try:
-        procs["sandbox"] = spawn_sandbox()
-        wait_ready(procs["sandbox"])
-        for name, secret in (("a", SHARED_SECRET), ("b", SHARED_SECRET), ("c", "another-secret-entirely-987654321")):
-            procs[name] = spawn_server(procs["sandbox"], "--stateless", NEEV_MCP_SECRET=secret)
-        wait_ready(*procs.values())
+    secrets = {"a": SHARED_SECRET, "b": SHARED_SECRET, "c": "another-secret-entirely-987654321"}
+    with running_stack({name: (("--stateless",), {"NEEV_MCP_SECRET": secret}) for name, secret in secrets.items()}
+                       ) as procs:
         yield procs
-    finally:
-        for proc in procs.values():
-            proc.stop()
 
 
 @pytest.fixture
 def sandbox(replicas: dict[str, Proc]) -> Proc:
-    httpx2.post(replicas["sandbox"].url + "/_sandbox/reset", timeout=5.0).raise_for_status()
-    return replicas["sandbox"]
+    return reset(replicas["sandbox"])
 
 
 class ToolCallBalancer(httpx2.AsyncBaseTransport):
