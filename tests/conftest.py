@@ -21,6 +21,16 @@ pytest_plugins = ["tests._hygiene"]  # fails any test that lets the token or NEE
 BASE_URL = "http://sandbox.test/vm"
 ORG, PROJECT = "demo-org", "demo-project"
 START = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
+# A valid create_vm call on the sandbox (arguments as a tool takes them; also exactly the spec body)
+CREATE = {
+    "name": "web-2",
+    "region_id": "in-mum-1",
+    "vm_config_id": "vcpu-4-ram-16",
+    "plan_id": "hourly",
+    "root_disk": {"create_disk_request": {"name": "web-2-root", "size_gb": 40, "image_id": "ubuntu-24.04"}},
+    "exposed_ports": [{"port": 443, "protocol": "tcp"}],
+    "delete_root_disk": True,
+}
 
 
 @pytest.fixture

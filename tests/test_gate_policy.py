@@ -10,22 +10,13 @@ from mcp import Client
 
 from neev_mcp.sandbox import Sandbox
 
-from .conftest import MakeServer, vm_path
+from .conftest import CREATE, MakeServer, vm_path
 from .gate_support import MODES, User, disk_id, events, text, upstream, vm_id
 
 pytestmark = pytest.mark.anyio
 
 READ_TOOLS = ["list_vms", "get_vm", "list_root_disk_volumes", "get_root_disk_volume", "project_overview",
               "wait_for_vm"]
-CREATE = {
-    "name": "web-2",
-    "region_id": "in-mum-1",
-    "vm_config_id": "vcpu-4-ram-16",
-    "plan_id": "hourly",
-    "root_disk": {"create_disk_request": {"name": "web-2-root", "size_gb": 40, "image_id": "ubuntu-24.04"}},
-    "exposed_ports": [{"port": 443, "protocol": "tcp"}],
-    "delete_root_disk": True,
-}
 
 
 # -- read-only -------------------------------------------------------------------------------------------------------

@@ -15,21 +15,12 @@ from neev_mcp.config import Settings
 from neev_mcp.sandbox import DEFAULT_TOKEN, Fault, Sandbox
 from neev_mcp.server import build_server
 
-from .conftest import ORG, PROJECT, MakeServer, api_requests, vm_path
+from .conftest import CREATE, ORG, PROJECT, MakeServer, api_requests, vm_path
 
 pytestmark = pytest.mark.anyio
 
 AUTH = f"Bearer {DEFAULT_TOKEN}"
 DISKS = f"/vm/api/v1/orgs/{ORG}/projects/{PROJECT}/root_disks"
-CREATE = {
-    "name": "web-2",
-    "region_id": "in-mum-1",
-    "vm_config_id": "vcpu-4-ram-16",
-    "plan_id": "hourly",
-    "root_disk": {"create_disk_request": {"name": "web-2-root", "size_gb": 40, "image_id": "ubuntu-24.04"}},
-    "exposed_ports": [{"port": 443, "protocol": "tcp"}],
-    "delete_root_disk": True,
-}
 
 
 def text(result: CallToolResult) -> str:
