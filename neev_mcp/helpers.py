@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import anyio
 
-from . import summaries
+from . import overview, summaries
 from .client import NeevClient
 from .errors import NeevError, NotFound
 from .registry import SCOPE_ARGS, ToolDef
@@ -122,7 +122,7 @@ async def project_overview(
     data = {"vms": found["vms"][0], "root_disks": found["root_disks"][0],
             "reads": {"vms": found["vms"][1], "root_disks": found["root_disks"][1]}}
     full_args = {"per_status": 5, **args}
-    return Outcome(summaries.overview(full_args, data, now()), summaries.overview_structured(full_args, data))
+    return Outcome(overview.overview(full_args, data, now()), overview.overview_structured(full_args, data))
 
 
 # -- root-disk summaries: name the VMs -----------------------------------------------------------------------------

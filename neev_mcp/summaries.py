@@ -30,10 +30,6 @@ NEXT_STEPS: dict[str, str] = {
     "problem: later or in another region).",
     "deleted": "Nothing left to do: the VM is deleted.",
 }
-STRUCTURED_CAP = 25  # list entries kept in the overview's structuredContent (counts stay exact; bounded like the text)
-MAX_FAILURE_GROUPS = 8  # distinct failure messages spelled out in the overview
-MAX_MESSAGE = 200  # characters of one upstream failure message in the overview
-OVERVIEW_BUDGET = 6000  # characters: the overview text never exceeds this, at any project size
 
 
 # -- small pieces ------------------------------------------------------------------------------------------------
@@ -79,7 +75,7 @@ def ports(vm: Obj) -> str:
     return ",".join(f"{p.get('port')}/{p.get('protocol')}" for p in items) or "no ports"
 
 
-def _status_order(status: str) -> int:
+def status_order(status: str) -> int:
     return STATUS_ORDER.index(status) if status in STATUS_ORDER else len(STATUS_ORDER)
 
 
@@ -95,7 +91,7 @@ def status_label(vm: Obj) -> str:
 def tally(statuses: Iterable[str]) -> str:
     """'3 running, 1 stopped, 1 failed, 1 provisioning' in lifecycle order."""
     counted = Counter(statuses)
-    return ", ".join(f"{counted[s]} {s}" for s in sorted(counted, key=_status_order)) or "none"
+    return ", ".join(f"{counted[s]} {s}" for s in sorted(counted, key=status_order)) or "none"
 
 
 def counts(vms: Sequence[Obj]) -> str:
@@ -252,7 +248,7 @@ def disk_line(disk: Obj, vm_names: Mapping[str, str], now: dt.datetime) -> str:
             f"{age(disk.get('created_at'), now)}")
 
 
-def _attached(disk: Obj) -> bool:
+def is_attached(disk: Obj) -> bool:
     return bool(disk.get("is_attached") or disk.get("vm_id"))
 
 
@@ -261,7 +257,7 @@ def disk_list(args: Obj, data: Obj, now: dt.datetime, vm_names: Mapping[str, str
     position, whole = page_position(data.get("pagination"), len(disks), "root disk")
     if not disks:
         return f"{position}. No root disks here."
-    free = [d for d in disks if not _attached(d)]
+    free = [d for d in disks if not is_attached(d)]
     where = ": " if whole else ". On this page: "
     header = (f"{position}{where}{len(disks) - len(free)} attached, {len(free)} unattached"
               + (f" ({sum(int(d.get('size_gb') or 0) for d in free)} GB, deletable)." if free else "."))
@@ -272,130 +268,9 @@ def disk(args: Obj, data: Obj, now: dt.datetime, vm_names: Mapping[str, str] | N
     text = f"Root disk {disk_line(data, vm_names or {}, now)}."
     if data.get("message"):
         text += f" Detail: {data['message']}."
-    if _attached(data):
+    if is_attached(data):
         text += " Delete or re-create the VM to free it; an attached disk cannot be deleted."
     return text
-
-
-# -- project overview ----------------------------------------------------------------------------------------------
-def _first(items: Sequence[Obj], n: int, fmt: Callable[[Obj], str] = ident, more: str = "") -> str:
-    shown = ", ".join(fmt(x) for x in items[:n])
-    rest = len(items) - n
-    return shown + (f", and {rest} more{more}" if rest > 0 else "")
-
-
-def overview(args: Obj, data: Obj, now: dt.datetime) -> str:
-    """The whole project in a bounded answer.
-
-    `data`: `vms` and `root_disks` (every item read), and `reads` describing the walk: for each of the two,
-    `{"pages_read", "total_pages", "total_items"}`. `args.per_status` bounds every list; the text as a whole stays
-    within OVERVIEW_BUDGET characters whatever the project or its messages hold (lists are shortened first).
-    """
-    wanted = n = int(args.get("per_status") or 5)
-    text = _overview(args, data, now, n)
-    while len(text) > OVERVIEW_BUDGET and n > 1:
-        n = max(1, n // 2)
-        text = _overview(args, data, now, n)
-    if n < wanted:
-        text += f"\n(Lists shortened to {n} per status to stay within {OVERVIEW_BUDGET:,} characters.)"
-    if len(text) > OVERVIEW_BUDGET:
-        text = text[: OVERVIEW_BUDGET - 90].rsplit("\n", 1)[0] + "\n… cut here to stay bounded; list_vms and " \
-            "list_root_disk_volumes page through everything."
-    return text
-
-
-def _overview(args: Obj, data: Obj, now: dt.datetime, n: int) -> str:
-    vms: Sequence[Obj] = data.get("vms") or []
-    disks: Sequence[Obj] = data.get("root_disks") or []
-    reads: Obj = data.get("reads") or {}
-    by_status: dict[str, list[Obj]] = {}
-    for item in vms:
-        by_status.setdefault(str(item.get("status")), []).append(item)
-    moving = [v for v in vms if v.get("status") in TRANSITIONAL]
-    scope = f"{args.get('org_id')}/{args.get('project_id')}"
-    lines = [f"Project {scope}: {plural(len(vms), 'VM')}" + (f" — {counts(vms)}." if vms else ".")]
-    lines += _incomplete(reads)
-    failed = by_status.get("failed", [])
-    if failed:
-        groups: dict[str, list[Obj]] = {}
-        for item in failed:
-            groups.setdefault(_clip(str(item.get("message") or "no reason given"), MAX_MESSAGE), []).append(item)
-        ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-        lines.append(f"Failed ({len(failed)}), by message — delete and re-create once the cause is fixed:")
-        lines += [f"- {msg} ({len(group)}): {_first(group, n)}" for msg, group in ordered[:MAX_FAILURE_GROUPS]]
-        rest = ordered[MAX_FAILURE_GROUPS:]
-        if rest:
-            lines.append(f"- and {sum(len(g) for _, g in rest)} more failed VMs with {len(rest)} other messages "
-                         "(get_vm shows each).")
-    if moving:
-        lines.append(f"In transition ({len(moving)}) — follow with wait_for_vm:")
-        lines += [f"- {ident(v)}: {status_label(v)} → {HEADING_FOR.get(str(v.get('status')))}" for v in moving[:n]]
-        if len(moving) > n:
-            lines.append(f"- and {len(moving) - n} more.")
-    free = [d for d in disks if not _attached(d)]
-    disk_head = f"Root disks: {len(disks)} ({len(disks) - len(free)} attached"
-    if free:
-        gb = sum(int(d.get("size_gb") or 0) for d in free)
-        lines.append(f"{disk_head}, {len(free)} unattached using {gb} GB — deletable with delete_root_disk_volume "
-                     "if no longer needed):")
-        lines += [f"- {ident(d)} · {d.get('size_gb')} GB · {d.get('status')} · {age(d.get('created_at'), now)}"
-                  for d in free[:n]]
-        if len(free) > n:
-            lines.append(f"- and {len(free) - n} more (list_root_disk_volumes shows them).")
-    else:
-        lines.append(f"{disk_head}, none unattached).")
-    settled = [s for s in sorted(by_status, key=_status_order) if s != "failed" and s not in TRANSITIONAL]
-    for status in settled:
-        group = by_status[status]
-        lines.append(f"{status.capitalize()} ({len(group)}): {_first(group, n, more=' (list_vms pages through all)')}.")
-    if not vms:
-        lines.append("No VMs yet: create one with create_vm.")
-    return "\n".join(lines)
-
-
-def _clip(text: str, limit: int) -> str:
-    """Upstream messages have no length limit of their own."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _incomplete(reads: Obj) -> list[str]:
-    """Never truncate silently: say which pages were not read and how to read them."""
-    notes = []
-    for key, noun, tool in (("vms", "VMs", "list_vms"), ("root_disks", "root disks", "list_root_disk_volumes")):
-        r = reads.get(key) or {}
-        read, total = int(r.get("pages_read", 0)), int(r.get("total_pages", 0))
-        if total and read < total:
-            notes.append(f"INCOMPLETE: the page cap ({read} pages) was hit; {r.get('items_read')} of "
-                         f"{r.get('total_items')} {noun} were read and the figures below cover only those. "
-                         f"{tool} with limit=100, page={read + 1} onwards shows the rest.")
-    return notes
-
-
-def overview_structured(args: Obj, data: Obj) -> dict[str, Any]:
-    """Machine-readable overview: exact counts, lists capped at STRUCTURED_CAP entries."""
-    vms: Sequence[Obj] = data.get("vms") or []
-    disks: Sequence[Obj] = data.get("root_disks") or []
-    free = [d for d in disks if not _attached(d)]
-    reads: Obj = data.get("reads") or {}
-    return {
-        "org_id": args.get("org_id"),
-        "project_id": args.get("project_id"),
-        "complete": all(r.get("pages_read", 0) >= r.get("total_pages", 0) for r in reads.values()),
-        "reads": {k: dict(v) for k, v in reads.items()},
-        "vm_total": len(vms),
-        "vm_by_status": dict(sorted(Counter(str(v.get("status")) for v in vms).items(),
-                                    key=lambda kv: _status_order(kv[0]))),
-        "failed": [{"id": v.get("id"), "name": v.get("name"), "message": v.get("message")}
-                   for v in vms if v.get("status") == "failed"][:STRUCTURED_CAP],
-        "in_transition": [{"id": v.get("id"), "name": v.get("name"), "status": v.get("status"),
-                           "message": v.get("message")} for v in vms if v.get("status") in TRANSITIONAL
-                          ][:STRUCTURED_CAP],
-        "root_disk_total": len(disks),
-        "unattached_root_disks": [{"id": d.get("id"), "name": d.get("name"), "size_gb": d.get("size_gb"),
-                                   "status": d.get("status")} for d in free][:STRUCTURED_CAP],
-        "unattached_total_gb": sum(int(d.get("size_gb") or 0) for d in free),
-        "list_cap": STRUCTURED_CAP,
-    }
 
 
 SUMMARISERS: dict[str, Callable[..., str]] = {
@@ -405,5 +280,4 @@ SUMMARISERS: dict[str, Callable[..., str]] = {
     "vm_action": vm_action,
     "disk_list": disk_list,
     "disk": disk,
-    "overview": overview,
 }

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from neev_mcp import summaries
+from neev_mcp import overview, summaries
 from neev_mcp.sandbox import Fault, Sandbox, SimClock
 from neev_mcp.server import NeevServer
 
@@ -203,7 +203,7 @@ def test_a_root_disk_whose_vm_name_is_unknown_is_named_by_vm_id() -> None:
 # -- project overview ----------------------------------------------------------------------------------------------
 def test_the_overview_of_the_demo_project() -> None:
     data = everything(seeded())
-    text = summaries.overview({**SCOPE, "per_status": 5}, data, NOW)
+    text = overview.overview({**SCOPE, "per_status": 5}, data, NOW)
     check_snapshot("overview_seed", text)
     assert text.splitlines()[0] == ("Project demo-org/demo-project: 6 VMs — 3 running, 1 stopped, 1 failed, "
                                     "1 provisioning.")
@@ -211,18 +211,18 @@ def test_the_overview_of_the_demo_project() -> None:
 
 def test_the_overview_of_a_thousand_vms_stays_under_six_thousand_characters() -> None:
     data = everything(seeded(1000))
-    text = summaries.overview({**SCOPE, "per_status": 5}, data, NOW)
+    text = overview.overview({**SCOPE, "per_status": 5}, data, NOW)
     check_snapshot("overview_bulk_1000", text)
     assert len(text) < 6000
     assert "Running (703): " in text and ", and 698 more (list_vms pages through all)." in text
-    structured = summaries.overview_structured(SCOPE, data)
+    structured = overview.overview_structured(SCOPE, data)
     assert structured["vm_total"] == 1006 and structured["vm_by_status"]["failed"] == 101
-    assert len(structured["failed"]) == summaries.STRUCTURED_CAP
+    assert len(structured["failed"]) == overview.STRUCTURED_CAP
 
 
 def test_the_overview_groups_failures_by_message_and_bounds_the_number_of_groups() -> None:
     vms = [{"id": f"id-{i}", "name": f"vm-{i}", "status": "failed", "message": f"reason {i % 12}"} for i in range(30)]
-    text = summaries.overview({**SCOPE, "per_status": 2}, {"vms": vms, "root_disks": []}, NOW)
+    text = overview.overview({**SCOPE, "per_status": 2}, {"vms": vms, "root_disks": []}, NOW)
     check_snapshot("overview_many_failure_messages", text)
     assert "- and 8 more failed VMs with 4 other messages (get_vm shows each)." in text
 
@@ -231,16 +231,16 @@ def test_an_overview_cut_short_by_the_page_cap_says_so() -> None:
     data = everything(seeded(1000))
     data["reads"]["vms"] = {"pages_read": 2, "total_pages": 11, "items_read": 200, "total_items": 1006}
     data["vms"] = data["vms"][:200]
-    text = summaries.overview({**SCOPE, "per_status": 5}, data, NOW)
+    text = overview.overview({**SCOPE, "per_status": 5}, data, NOW)
     assert text.splitlines()[1] == (
         "INCOMPLETE: the page cap (2 pages) was hit; 200 of 1006 VMs were read and the figures below cover only "
         "those. list_vms with limit=100, page=3 onwards shows the rest.")
-    assert summaries.overview_structured(SCOPE, data)["complete"] is False
+    assert overview.overview_structured(SCOPE, data)["complete"] is False
 
 
 def test_an_empty_project_overview_suggests_creating_a_vm() -> None:
     empty = {"vms": [], "root_disks": [], "reads": {}}
-    assert summaries.overview({**SCOPE}, empty, NOW) == (
+    assert overview.overview({**SCOPE}, empty, NOW) == (
         "Project demo-org/demo-project: 0 VMs.\nRoot disks: 0 (0 attached, none unattached).\n"
         "No VMs yet: create one with create_vm.")
 
@@ -313,9 +313,9 @@ def test_the_overview_stays_within_its_character_budget_whatever_the_messages_or
     data = everything(seeded(bulk=1000))
     for i, vm in enumerate(v for v in data["vms"] if v["status"] == "failed"):
         vm["message"] = f"reason {i % 12}: " + "x" * message_length  # twelve distinct, long upstream messages
-    text = summaries.overview({"org_id": ORG, "project_id": PROJECT, "per_status": per_status}, data, NOW)
-    assert len(text) <= summaries.OVERVIEW_BUDGET
+    text = overview.overview({"org_id": ORG, "project_id": PROJECT, "per_status": per_status}, data, NOW)
+    assert len(text) <= overview.OVERVIEW_BUDGET
     assert text.startswith(f"Project {ORG}/{PROJECT}: 1006 VMs — ")
-    assert "x" * (summaries.MAX_MESSAGE + 1) not in text  # each message is clipped
+    assert "x" * (overview.MAX_MESSAGE + 1) not in text  # each message is clipped
     if per_status == 50:
         assert "(Lists shortened to " in text
