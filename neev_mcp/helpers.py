@@ -199,15 +199,29 @@ async def wait_for_vm(
             checks += 1
             try:
                 vm = await api.call("get_vm", path)
-            except NotFound:
+            except NotFound as gone:
+                if last is None:
+                    # Never seen in this wait: a 404 may mean the project (not the VM) is wrong; a running VM must
+                    # never be reported deleted because of a typo in project_id.
+                    try:
+                        await api.call("list_vms", _scope(args), {"limit": 1})
+                    except NotFound as missing:
+                        return Outcome(f"VM {vm_id} could not be read: {missing.message}", state(status=None),
+                                       is_error=True)
+                    except NeevError:
+                        return Outcome(f"VM {vm_id} could not be read: {gone.message}", state(status=None),
+                                       is_error=True)
                 if target == "deleted":
-                    name = summaries.ident(last) if last else vm_id
-                    return Outcome(f"VM {name} is deleted: it no longer exists (HTTP 404), checked {checks} times "
-                                   f"over {anyio.current_time() - started:.1f}s.",
+                    if last is None:
+                        return Outcome(f"VM {vm_id} does not exist in project {_scope_label(args)} (HTTP 404): it is "
+                                       "deleted, or the id is wrong (list_vms shows the VMs there are).",
+                                       state(status="deleted", reached=True))
+                    return Outcome(f"VM {summaries.ident(last)} is deleted: it no longer exists (HTTP 404), checked "
+                                   f"{checks} times over {anyio.current_time() - started:.1f}s.",
                                    state(status="deleted", reached=True))
-                return Outcome(f"VM {vm_id} does not exist (HTTP 404): it may have been deleted, or the id is wrong. "
-                               "It cannot become " + target + "; list_vms shows the VMs there are.",
-                               state(status=None), is_error=True)
+                return Outcome(f"VM {vm_id} does not exist in project {_scope_label(args)} (HTTP 404): it may have "
+                               f"been deleted, or the id is wrong. It cannot become {target}; list_vms shows the VMs "
+                               "there are.", state(status=None), is_error=True)
             last = vm if isinstance(vm, dict) else {"id": vm_id}
             status = str(last.get("status"))
             elapsed = anyio.current_time() - started
@@ -230,6 +244,10 @@ async def wait_for_vm(
     return Outcome(f"Still waiting: after {timeout:.0f}s VM {name} is {status_now}, not yet {target}. This is not a "
                    f"failure. Call wait_for_vm again to keep waiting, or get_vm to look.",
                    state(timed_out=True))
+
+
+def _scope_label(args: dict[str, Any]) -> str:
+    return f"{args.get('org_id')}/{args.get('project_id')}"
 
 
 def _will_not_reach(vm: dict[str, Any], target: str) -> str:

@@ -223,7 +223,7 @@ async def test_waiting_for_a_vm_that_does_not_exist_is_an_error(fast_client: Cli
     ghost = "00000000-0000-4000-8000-000000000000"
     result = await fast_client.call_tool("wait_for_vm", {"vm_id": ghost, "target_status": "running"})
     assert result.is_error
-    assert result.content[0].text == (f"VM {ghost} does not exist (HTTP 404): it may have been deleted, or the id is "
+    assert result.content[0].text == (f"VM {ghost} does not exist in project demo-org/demo-project (HTTP 404): it may have been deleted, or the id is "
                                       "wrong. It cannot become running; list_vms shows the VMs there are.")
 
 
@@ -274,3 +274,20 @@ async def test_every_helper_result_conforms_to_its_output_schema_errors_included
     for name, result in results.items():
         assert result.is_error  # mcp.Client validates successful results itself; errors are checked here
         jsonschema.validate(result.structured_content, schemas[name])
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("target", ["deleted", "running"])
+async def test_a_wrong_project_is_reported_as_such_and_never_as_a_deleted_vm(
+    client: Client, sandbox: Sandbox, target: str
+) -> None:
+    web = sandbox.vm_by_name("web-1").id
+    result = await client.call_tool("wait_for_vm", {"vm_id": web, "target_status": target,
+                                                    "project_id": "typo-project"})
+    assert result.is_error
+    assert result.content[0].text == (  # type: ignore[union-attr]
+        f"VM {web} could not be read: NeevCloud refused list_vms: HTTP 404 [not_found] project demo-org/typo-project "
+        "not found. Check the id (list_vms / list_root_disk_volumes show valid ones) and org_id/project_id."
+    )
+    assert result.structured_content["reached"] is False
+    assert sandbox.vms[web].status == "running"
