@@ -223,8 +223,9 @@ async def test_waiting_for_a_vm_that_does_not_exist_is_an_error(fast_client: Cli
     ghost = "00000000-0000-4000-8000-000000000000"
     result = await fast_client.call_tool("wait_for_vm", {"vm_id": ghost, "target_status": "running"})
     assert result.is_error
-    assert result.content[0].text == (f"VM {ghost} does not exist in project demo-org/demo-project (HTTP 404): it may have been deleted, or the id is "
-                                      "wrong. It cannot become running; list_vms shows the VMs there are.")
+    assert result.content[0].text == (f"VM {ghost} does not exist in project demo-org/demo-project (HTTP 404): it "
+                                      "may have been deleted, or the id is wrong. It cannot become running; list_vms "
+                                      "shows the VMs there are.")
 
 
 @pytest.mark.anyio
