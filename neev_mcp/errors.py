@@ -71,7 +71,9 @@ class APIError(NeevError):
         self.retry_after = retry_after
 
     def to_structured(self) -> dict[str, Any]:
-        data = {**super().to_structured(), "status": self.status, "code": self.code, "api_message": self.api_message}
+        # `http_status`, not `status`: a helper result already uses `status` for the VM's status (its outputSchema)
+        data = {**super().to_structured(), "http_status": self.status, "code": self.code,
+                "api_message": self.api_message}
         if self.retry_after is not None:
             data["retry_after"] = self.retry_after
         return data

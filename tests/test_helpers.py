@@ -292,3 +292,23 @@ async def test_a_wrong_project_is_reported_as_such_and_never_as_a_deleted_vm(
     )
     assert result.structured_content["reached"] is False
     assert sandbox.vms[web].status == "running"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fault", [{"kind": "status", "status": 500, "count": -1},
+                                   {"kind": "status", "status": 401, "count": -1},
+                                   {"kind": "non_json", "status": 502, "count": -1}], ids=["500", "401", "502-html"])
+async def test_helper_error_results_still_conform_to_the_declared_output_schema(
+    make_server: MakeServer, sandbox: Sandbox, fault: dict[str, Any]
+) -> None:
+    # The Python SDK skips outputSchema validation for isError results; other clients may not: check it ourselves.
+    server = make_server(max_attempts=1)
+    web = sandbox.vm_by_name("web-1").id
+    sandbox.add_faults(fault)
+    async with Client(server) as c:
+        schemas = {t.name: t.output_schema for t in (await c.list_tools()).tools}
+        for name, args in (("wait_for_vm", {"vm_id": web, "target_status": "stopped"}), ("project_overview", {})):
+            result = await c.call_tool(name, args)
+            assert result.is_error
+            jsonschema.validate(result.structured_content, schemas[name])
+            assert result.structured_content["http_status"] == fault["status"]

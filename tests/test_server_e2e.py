@@ -238,7 +238,7 @@ async def test_upstream_error_statuses_map_to_typed_tool_errors(
     async with Client(make_server(max_attempts=1)) as c:
         result = await c.call_tool("list_vms", {})
     assert result.is_error
-    assert result.structured_content["error"] == error and result.structured_content["status"] == status
+    assert result.structured_content["error"] == error and result.structured_content["http_status"] == status
     assert f"HTTP {status}" in text(result) and hint in text(result)
 
 
