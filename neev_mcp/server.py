@@ -25,7 +25,7 @@ from .config import Settings
 from .errors import ConfigError, InvalidArguments, NeevError
 from .gate import Gate, derive_key
 from .registry import CONFIRMATION_ARG, SCOPE_ARGS, ToolDef, build_registry
-from .validation import prose_rule_problems, violations
+from .validation import normalise_integers, prose_rule_problems, violations
 
 log = logging.getLogger("neev_mcp.server")
 
@@ -116,7 +116,7 @@ class NeevServer(MCPServer):
         problems = violations(tool.input_schema, args) or prose_rule_problems(tool.name, args)
         if problems:
             raise InvalidArguments(tool.name, problems)
-        return args
+        return normalise_integers(tool.input_schema, args)
 
     def upstream_token(self, context: Context | None) -> str | None:
         """The NeevCloud token for this request: None means the server's own (`NEEV_API_TOKEN`).

@@ -54,6 +54,20 @@ def violations(schema: Mapping[str, Any], arguments: Any) -> list[str]:
     return out
 
 
+def normalise_integers(schema: Mapping[str, Any], value: Any) -> Any:
+    """`100.0` is an integer to JSON Schema but not to a typed API (`limit=100.0`, `"size_gb": 20.0`): send `100`."""
+    kind = schema.get("type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    if "integer" in kinds and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        return {k: normalise_integers(props[k], v) if k in props else v for k, v in value.items()}
+    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        return [normalise_integers(schema["items"], v) for v in value]
+    return value
+
+
 def prose_rule_problems(tool: str, arguments: Mapping[str, Any]) -> list[str]:
     """Rules the spec states only in prose, checked here so a doomed request is never sent.
 

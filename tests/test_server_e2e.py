@@ -402,3 +402,21 @@ async def test_an_answer_that_cannot_be_summarised_still_reports_the_accepted_mu
     assert text(result) == ("Create VM: NeevCloud accepted the request (HTTP 201), but its answer could not be "
                             "summarised; the full answer is in structuredContent.")
     assert "could not summarise the answer to create_vm" in caplog.text
+
+
+async def test_whole_number_floats_are_sent_as_integers(client: Client, sandbox: Sandbox) -> None:
+    listed = await client.call_tool("list_vms", {"limit": 100.0, "page": 1.0})
+    created = await client.call_tool("create_vm", {
+        **CREATE,
+        "root_disk": {"create_disk_request": {"name": "web-2-root", "size_gb": 40.0, "image_id": "ubuntu-24.04"}},
+        "exposed_ports": [{"port": 443.0, "protocol": "tcp"}]})
+    assert not listed.is_error and not created.is_error, (text(listed), text(created))
+    assert sandbox.requests[0].query == {"limit": "100", "page": "1"}
+    body = sandbox.requests[1].body
+    assert body["root_disk"]["create_disk_request"]["size_gb"] == 40 and body["exposed_ports"][0]["port"] == 443
+    assert body == {**CREATE, "root_disk": {"create_disk_request": {"name": "web-2-root", "size_gb": 40,
+                                                                     "image_id": "ubuntu-24.04"}},
+                    "exposed_ports": [{"port": 443, "protocol": "tcp"}]}
+    assert "40.0" not in json.dumps(body) and "443.0" not in json.dumps(body)
+    fractional = await client.call_tool("list_vms", {"limit": 10.5})
+    assert fractional.is_error and "limit: expected integer, got number 10.5" in text(fractional)
