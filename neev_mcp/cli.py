@@ -53,6 +53,8 @@ def _sandbox_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=None, help="simulated seconds per real second (default 1)")
     p.add_argument("--token", default=None, help="bearer token the sandbox accepts (default: a fixed demo JWT)")
     p.add_argument("--bulk", type=int, default=0, help="add this many extra VMs")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow a non-loopback host (the admin API has no auth and the token is public)")
     return p
 
 
@@ -74,9 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .sandbox import serve
 
         try:
-            serve(host=args.host, port=args.port, speed=args.speed, bulk=args.bulk,
+            serve(host=args.host, port=args.port, speed=args.speed, bulk=args.bulk, allow_remote=args.allow_remote,
                   **({"token": args.token} if args.token else {}))
-        except ValueError as exc:  # e.g. a non-loopback host
+        except (ValueError, OverflowError, OSError) as exc:  # non-loopback host, bad speed, port busy or out of range
             print(f"neev-mcp sandbox: {exc}", file=sys.stderr)
             return 2
         return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import textwrap
@@ -125,6 +126,17 @@ async def session(client: Client) -> None:
     print("  " + getattr(after.content[0], "text", "").splitlines()[0])
 
 
+def _speed(text: str) -> float:
+    """argparse type: a finite, positive number of simulated seconds per real second."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
 async def run(speed: float, stdio: bool) -> None:
     if stdio:
         env = {**os.environ, "NEEV_SANDBOX_SPEED": str(speed), "NEEV_MCP_LOG_LEVEL": "WARNING"}
@@ -147,7 +159,7 @@ async def run(speed: float, stdio: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="neev-mcp demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--speed", type=float, default=4.0,
+    parser.add_argument("--speed", type=_speed, default=4.0,
                         help="simulated seconds per real second in the sandbox (default 4)")
     parser.add_argument("--stdio", action="store_true",
                         help="run the server as a subprocess (python -m neev_mcp --sandbox) and talk over stdio")

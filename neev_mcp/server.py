@@ -21,7 +21,7 @@ from mcp.types import CallToolResult, InputRequiredResult, TextContent, Tool, To
 
 from . import __version__, helpers, prompts, resources, summaries
 from .client import NeevClient, RetryPolicy, Timeouts
-from .config import Settings
+from .config import ConfigurationError, Settings
 from .errors import ConfigError, InvalidArguments, NeevError
 from .gate import Gate, derive_key
 from .registry import CONFIRMATION_ARG, SCOPE_ARGS, ToolDef, build_registry
@@ -277,7 +277,10 @@ def build_server(settings: Settings, *, http_transport: Any = None, now: Callabl
     if settings.sandbox and http_transport is None:
         from .sandbox import Sandbox  # imported only when used: keeps cold start lean
 
-        sandbox = Sandbox()
+        try:
+            sandbox = Sandbox()
+        except (ValueError, OverflowError) as exc:  # NEEV_SANDBOX_SPEED / NEEV_SANDBOX_FAULTS
+            raise ConfigurationError(f"invalid sandbox configuration: {exc}") from None
         http_transport = sandbox.transport()
         base_url, token = "http://sandbox.neev-mcp.invalid/vm", sandbox.token
         settings = settings.model_copy(update={

@@ -420,3 +420,23 @@ async def test_whole_number_floats_are_sent_as_integers(client: Client, sandbox:
     assert "40.0" not in json.dumps(body) and "443.0" not in json.dumps(body)
     fractional = await client.call_tool("list_vms", {"limit": 10.5})
     assert fractional.is_error and "limit: expected integer, got number 10.5" in text(fractional)
+
+
+@pytest.mark.parametrize(("argv", "env", "message"), [
+    (["--sandbox"], {"NEEV_SANDBOX_SPEED": "fast"}, "neev-mcp: invalid sandbox configuration: NEEV_SANDBOX_SPEED must"),
+    (["--sandbox"], {"NEEV_SANDBOX_SPEED": "nan"}, "neev-mcp: invalid sandbox configuration: NEEV_SANDBOX_SPEED must"),
+    (["--sandbox"], {"NEEV_SANDBOX_FAULTS": "junk"}, "neev-mcp: invalid sandbox configuration: NEEV_SANDBOX_FAULTS"),
+    (["sandbox", "--port", "99999"], {}, "neev-mcp sandbox: bind(): port must be 0-65535"),
+    (["demo", "--speed", "-3"], {}, "argument --speed: must be a finite number > 0"),
+])
+def test_bad_sandbox_settings_exit_2_with_a_message_and_no_traceback(
+    argv: list[str], env: dict[str, str], message: str
+) -> None:
+    import os
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "neev_mcp", *argv], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -15,8 +16,8 @@ class SimClock:
     """
 
     def __init__(self, speed: float = 1.0, start: datetime | None = None) -> None:
-        if speed < 0:
-            raise ValueError("speed must be >= 0")
+        if not math.isfinite(speed) or speed < 0:
+            raise ValueError(f"speed must be a finite number >= 0, got {speed!r}")
         if start is None:
             start = datetime.now(UTC).replace(microsecond=0)
         elif start.tzinfo is None:

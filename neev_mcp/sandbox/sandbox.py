@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import os
 import threading
 
@@ -45,9 +46,12 @@ def _env_speed() -> float:
     if not raw:
         return 1.0
     try:
-        return float(raw)
+        speed = float(raw)
     except ValueError:
-        raise ValueError(f"{SPEED_ENV} must be a number, got {raw!r}") from None
+        speed = float("nan")
+    if not math.isfinite(speed) or speed < 0:
+        raise ValueError(f"{SPEED_ENV} must be a finite number >= 0 (simulated seconds per real second), got {raw!r}")
+    return speed
 
 
 class Sandbox:
