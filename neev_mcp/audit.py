@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from .config import ConfigurationError
+
 log = logging.getLogger("neev_mcp.audit")
 
 Event = Literal[
@@ -33,6 +35,15 @@ class AuditLog:
     def __init__(self, path: Path | None, now: Callable[[], dt.datetime]) -> None:
         self.path = path
         self._now = now
+        if path is not None:
+            # A trail that cannot be written is a compliance gap: refuse to start rather than run without it.
+            try:
+                with path.open("a", encoding="utf-8"):
+                    pass
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"invalid configuration: NEEV_MCP_AUDIT_LOG: cannot append to {path}: {exc.strerror or exc}"
+                ) from None
 
     def record(
         self,

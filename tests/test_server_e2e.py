@@ -440,3 +440,17 @@ def test_bad_sandbox_settings_exit_2_with_a_message_and_no_traceback(
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_audit_log_that_cannot_be_written_stops_start_up(tmp_path: Any) -> None:
+    import os
+    import subprocess
+
+    missing = tmp_path / "no-such-dir" / "audit.jsonl"
+    done = subprocess.run([sys.executable, "-m", "neev_mcp", "--sandbox"],
+                          env={**os.environ, "NEEV_MCP_AUDIT_LOG": str(missing)}, capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode == 2
+    expected = f"neev-mcp: invalid configuration: NEEV_MCP_AUDIT_LOG: cannot append to {missing}: No such file"
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr
