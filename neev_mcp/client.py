@@ -29,6 +29,7 @@ from .errors import (
     ConnectionLost,
     InvalidArguments,
     NeevError,
+    NotSendable,
     NotSent,
     ServerError,
     Timeout,
@@ -160,7 +161,7 @@ class NeevClient:
         if attempt + 1 >= self._retry.attempts:
             return False
         if isinstance(exc, NotSent):
-            return True  # never reached the API: repeating cannot duplicate anything
+            return exc.retryable  # never reached the API: repeating cannot duplicate anything (if it can help)
         if not safe_to_repeat:
             return False  # the API may have acted on it: a second create would make a second VM
         retry_after = getattr(exc, "retry_after", None)
@@ -191,9 +192,9 @@ class NeevClient:
             )
         except (httpx2.LocalProtocolError, httpx2.UnsupportedProtocol, httpx2.InvalidURL) as exc:
             # Refused on this side before a byte was written (e.g. a header with a newline in it).
-            raise NotSent(f"The request for {op.tool_name} could not be sent ({type(exc).__name__}); nothing was "
-                          "sent. Check NEEV_API_BASE_URL and that NEEV_API_TOKEN has no stray spaces or newlines."
-                          ) from None
+            raise NotSendable(f"The request for {op.tool_name} could not be sent ({type(exc).__name__}); nothing "
+                              "was sent. Check NEEV_API_BASE_URL and that NEEV_API_TOKEN has no stray spaces or "
+                              "newlines.") from None
         except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
             raise NotSent(f"Could not connect to NeevCloud at {self.base_url} for {op.tool_name} "
                           f"({type(exc).__name__}); nothing was sent. Check NEEV_API_BASE_URL and the network, "
@@ -288,7 +289,7 @@ def _interpret(
     code, api_message = (_scrub(x, bearer) if x else x for x in _error_body(response))
     cls = api_error_class(status)
     after = _retry_after(response)
-    detail = f" [{code}] {api_message}" if code or api_message else ""
+    detail = "".join(part for part in (f" [{code}]" if code else "", f" {api_message}" if api_message else ""))
     message = f"NeevCloud refused {op.tool_name}: HTTP {status}{detail}."
     if cls is Unauthorized:
         when = expired_at(bearer)
@@ -302,6 +303,10 @@ def _interpret(
         else:
             message += (" The API token is missing or invalid. Set NEEV_API_TOKEN to a valid NeevCloud bearer JWT "
                         "and restart the server (NEEV_API_BASE_URL must point at the same environment).")
+    elif status == 404 and code is None:
+        # Not a NeevCloud ErrorResponse: most likely the request never reached the VM Service at all.
+        message += (" That answer is not a NeevCloud error body: check NEEV_API_BASE_URL (it must include the /vm "
+                    "path, e.g. https://api.ai.neevcloud.com/vm).")
     elif status == 404:
         message += " Check the id (list_vms / list_root_disk_volumes show valid ones) and org_id/project_id."
     elif status == 409:

@@ -14,6 +14,7 @@
     │                              (every APIError carries `.retry_after`: the API's `Retry-After`, in seconds, if any)
     ├── TransportError             no usable answer came back
     │   ├── NotSent                the request provably never left (connect failed): always safe to retry
+    │   │   └── NotSendable        refused before sending (malformed header or URL): retrying cannot help
     │   ├── Timeout                no answer in time: the request may have been applied
     │   └── ConnectionLost         the connection broke mid-request: the request may have been applied
     └── BadResponse                a 2xx answer that is not the JSON the spec promises
@@ -119,6 +120,12 @@ class TransportError(NeevError):
 
 class NotSent(TransportError):
     may_have_applied = False
+
+
+class NotSendable(NotSent):
+    """Refused on this side (a malformed header or URL): sending it again would fail the same way."""
+
+    retryable = False
 
 
 class Timeout(TransportError):

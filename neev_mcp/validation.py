@@ -82,10 +82,15 @@ def prose_rule_problems(tool: str, arguments: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+MAX_PATH_PARAM = 256  # an id in a URL path; a longer one is a mistake, and would be refused as an invalid URL
+
+
 def path_segment_problem(name: str, value: Any) -> str | None:
     """Path parameters must be single, meaningful segments: `..`, `.` and empty strings would change the URL."""
     if isinstance(value, str) and value.strip() in {"", ".", ".."}:
         return f"{name}: {value!r} is not a valid identifier"
+    if isinstance(value, str) and len(value) > MAX_PATH_PARAM:
+        return f"{name}: {len(value)} characters is longer than an identifier can be (at most {MAX_PATH_PARAM})"
     return None
 
 

@@ -341,6 +341,7 @@ async def test_a_request_refused_on_this_side_is_reported_as_never_sent_even_for
     assert "could not be sent (LocalProtocolError); nothing was sent" in text(result)
     assert "may or may not have been created" not in text(result)
     assert result.structured_content["may_have_applied"] is False
+    assert attempts == ["POST"]  # sending it again would fail the same way
 
 
 @pytest.mark.slow
@@ -454,3 +455,19 @@ def test_an_audit_log_that_cannot_be_written_stops_start_up(tmp_path: Any) -> No
     expected = f"neev-mcp: invalid configuration: NEEV_MCP_AUDIT_LOG: cannot append to {missing}: No such file"
     assert expected in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_a_404_that_is_not_a_neevcloud_error_body_points_at_the_base_url(make_server: MakeServer) -> None:
+    async with Client(make_server(api_base_url="http://sandbox.test")) as c:  # the /vm path is missing
+        result = await c.call_tool("list_vms", {})
+    assert result.is_error
+    assert text(result) == ("NeevCloud refused list_vms: HTTP 404 (non-JSON body: Not Found). That answer is not a "
+                            "NeevCloud error body: check NEEV_API_BASE_URL (it must include the /vm path, e.g. "
+                            "https://api.ai.neevcloud.com/vm).")
+
+
+async def test_an_absurdly_long_path_parameter_is_refused_before_sending(client: Client, sandbox: Sandbox) -> None:
+    result = await client.call_tool("list_vms", {"org_id": "o" * 10_000})
+    assert result.is_error
+    assert "org_id: 10000 characters is longer than an identifier can be (at most 256)" in text(result)
+    assert sandbox.requests == []
