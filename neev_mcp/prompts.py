@@ -289,8 +289,10 @@ def _build_arg(item: _Item, fail: Callable[..., PromptFileError]) -> PromptArg:
 
 
 # -- serving -------------------------------------------------------------------------------------------------------
-def install(server: NeevServer) -> None:
-    """Register every prompt file on `server` (skipping those whose tools this server hides) and the completions."""
+def install(server: NeevServer) -> frozenset[str]:
+    """Register every prompt file on `server` (skipping those whose tools this server hides) and the completions.
+
+    Returns the names of the prompts offered."""
     offered: dict[str, PromptSpec] = {}
     for spec in load_prompts(prompts_dir(), set(server.tools_by_name)):
         hidden = [t for t in spec.tools if not server.visible(server.tools_by_name[t])]
@@ -300,6 +302,7 @@ def install(server: NeevServer) -> None:
         offered[spec.name] = spec
         server.add_prompt(to_mcp_prompt(spec))
     server.completion()(_completion_handler(server, offered))
+    return frozenset(offered)
 
 
 class TemplatePrompt(Prompt):

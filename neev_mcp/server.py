@@ -14,10 +14,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from mcp import MCPError
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.request_state import RequestStateSecurity
-from mcp.types import CallToolResult, InputRequiredResult, TextContent, Tool, ToolAnnotations
+from mcp.types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    GetPromptResult,
+    InputRequiredResult,
+    TextContent,
+    Tool,
+    ToolAnnotations,
+)
 
 from . import __version__, helpers, prompts, resources, summaries
 from .client import NeevClient, RetryPolicy, Timeouts
@@ -66,7 +75,7 @@ class NeevServer(MCPServer):
         self.registry = build_registry(settings.defaults, gated=gated_tool_names(settings))
         self.tools_by_name = {t.name: t for t in self.registry}
         self.gate = Gate(settings, secret, now=self.now)
-        prompts.install(self)
+        self.prompt_names = prompts.install(self)
         resources.install(self)
 
     # -- listing ---------------------------------------------------------------------------------------------------
@@ -75,6 +84,14 @@ class NeevServer(MCPServer):
 
     async def list_tools(self) -> list[Tool]:
         return [to_mcp_tool(t) for t in self.registry if self.visible(t)] + await super().list_tools()
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        if name not in self.prompt_names:  # the client's mistake (-32602), not an internal error
+            raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt {name!r}: prompts/list shows the prompts "
+                           f"this server offers ({', '.join(sorted(self.prompt_names)) or 'none'}).")
+        return await super().get_prompt(name, arguments, context)
 
     # -- calling ---------------------------------------------------------------------------------------------------
     async def call_tool(

@@ -309,3 +309,12 @@ def test_the_wheel_carries_the_prompts_and_an_installed_copy_loads_them(tmp_path
 
 def test_a_source_checkout_reads_the_top_level_prompts_folder() -> None:
     assert prompts.prompts_dir() == ROOT / "prompts"
+
+
+@pytest.mark.anyio
+async def test_an_unknown_prompt_is_the_clients_mistake_not_an_internal_error(client: Client) -> None:
+    with pytest.raises(MCPError) as refused:
+        await client.get_prompt("nope", {})
+    assert refused.value.code == -32602
+    assert refused.value.message.startswith(
+        "Unknown prompt 'nope': prompts/list shows the prompts this server offers (")
