@@ -80,6 +80,17 @@ class Settings(BaseModel):
             raise ValueError("must start with https:// (or http:// for a local test server)")
         return value.rstrip("/")
 
+    # Choices are case-insensitive: `debug` and `Destructive` mean what they say.
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("confirm", "confirm_fallback", "auth_mode", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("allowed_hosts", "allowed_origins", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:

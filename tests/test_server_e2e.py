@@ -471,3 +471,9 @@ async def test_an_absurdly_long_path_parameter_is_refused_before_sending(client:
     assert result.is_error
     assert "org_id: 10000 characters is longer than an identifier can be (at most 256)" in text(result)
     assert sandbox.requests == []
+
+
+def test_choice_settings_are_case_insensitive() -> None:
+    settings = Settings.load({"NEEV_MCP_LOG_LEVEL": "debug", "NEEV_CONFIRM": "Mutating",
+                              "NEEV_CONFIRM_FALLBACK": "DENY"})
+    assert (settings.log_level, settings.confirm, settings.confirm_fallback) == ("DEBUG", "mutating", "deny")
