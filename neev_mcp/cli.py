@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .config import ConfigurationError, Settings
+from .config import CONFIRM_OFF_WARNING, ConfigurationError, Settings
 from .tokens import describe_expiry
 
 log = logging.getLogger("neev_mcp")
@@ -120,7 +120,7 @@ def announce(settings: Settings) -> None:
         if expiry:
             log.warning("NEEV_API_TOKEN looks expired%s: calls will be refused with 401", expiry)
     if settings.confirm == "off":
-        log.warning("NEEV_CONFIRM=off: destructive tools run WITHOUT human confirmation. Use only for automation.")
+        log.warning(CONFIRM_OFF_WARNING)
     if settings.read_only:
         log.info("read-only mode: only tools with readOnlyHint=true are available")
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 DEFAULT_BASE_URL = "https://api.ai.neevcloud.com/vm"
 MIN_SECRET_LENGTH = 32
+CONFIRM_OFF_WARNING = "NEEV_CONFIRM=off: destructive tools run WITHOUT human confirmation (automation only)."
 
 # environment variable → settings field
 ENV_VARS: dict[str, str] = {

@@ -66,18 +66,10 @@ class Refusal(Exception):
 class Gate:
     def __init__(self, settings: Settings, secret: bytes, *, now: Callable[[], dt.datetime]) -> None:
         self.settings = settings
-        self.active = settings.confirm != "off"
         self._now = now
         self.signer = TokenSigner(derive_key(secret, "confirmation-token"), settings.confirm_ttl, now)
         self.replays = ReplayGuard(now)
         self.audit = AuditLog(settings.audit_log, now)
-
-    @property
-    def warning(self) -> str | None:
-        """A loud line for start-up logs and /healthz when confirmation is switched off."""
-        if self.active:
-            return None
-        return "NEEV_CONFIRM=off: destructive tools run WITHOUT human confirmation (automation only)."
 
     async def run(
         self, tool: ToolDef, args: dict[str, Any], context: Any, fetch_target: FetchTarget, execute: Execute

@@ -41,7 +41,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import __version__
-from .config import ConfigurationError, Settings
+from .config import CONFIRM_OFF_WARNING, ConfigurationError, Settings
 from .server import NeevServer, build_server
 
 log = logging.getLogger("neev_mcp.http")
@@ -247,7 +247,7 @@ def health_payload(settings: Settings, policy: HttpPolicy, probe: UpstreamProbe)
         "upstream": probe.snapshot(),
     }
     if settings.confirm == "off":
-        payload["warn"] = "NEEV_CONFIRM=off: destructive tools run without human confirmation"
+        payload["warn"] = CONFIRM_OFF_WARNING
     return payload
 
 

@@ -11,7 +11,7 @@ No MCP imports here: the server turns `ToolDef`s into protocol objects.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -97,23 +97,23 @@ def spec_operations() -> list[Operation]:
 
 def build_registry(
     defaults: Mapping[str, str] | None = None,
-    gated: Iterable[str] | None = None,
+    gated: Callable[[Hints], bool] | None = None,
 ) -> list[ToolDef]:
     """Every tool, in a deterministic order: the spec's operations in document order, then the helpers.
 
     `defaults` holds configured values for `org_id` / `project_id`, which then become optional arguments.
-    `gated` names the tools that need confirmation (default: the destructive ones).
+    `gated` decides from a tool's hints whether it needs confirmation (default: the destructive ones).
     """
     defaults = {k: v for k, v in (defaults or {}).items() if k in SCOPE_ARGS and v}
+    needs_confirmation = gated or _destructive
     operations = spec_operations()
     missing = {op.operation_id for op in operations} ^ set(OVERLAYS)
     if missing:
         raise RuntimeError(f"registry overlay out of sync with the spec: {sorted(missing)}")
-    gated_names = set(gated) if gated is not None else None
     tools: list[ToolDef] = []
     for op in operations:
         overlay = OVERLAYS[op.operation_id]
-        is_gated = overlay.hints.destructive if gated_names is None else op.tool_name in gated_names
+        is_gated = needs_confirmation(overlay.hints)
         schema = _with_defaults(input_schema(op, optional=frozenset(defaults)), defaults)
         if is_gated:
             schema["properties"][CONFIRMATION_ARG] = {
@@ -136,6 +136,18 @@ def build_registry(
         )
     tools.extend(_helpers(operations, defaults))
     return tools
+
+
+def _destructive(hints: Hints) -> bool:
+    return hints.destructive
+
+
+# NEEV_CONFIRM → which tools need a human's confirmation (read tools never do)
+CONFIRM_POLICIES: dict[str, Callable[[Hints], bool]] = {
+    "destructive": _destructive,
+    "mutating": lambda hints: not hints.read_only,
+    "off": lambda hints: False,
+}
 
 
 def _helpers(operations: list[Operation], defaults: Mapping[str, str]) -> list[ToolDef]:

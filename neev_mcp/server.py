@@ -33,7 +33,7 @@ from .client import NeevClient, RetryPolicy, Timeouts
 from .config import ConfigurationError, Settings
 from .errors import ConfigError, InvalidArguments, NeevError
 from .gate import Gate, derive_key
-from .registry import CONFIRMATION_ARG, SCOPE_ARGS, ToolDef, build_registry
+from .registry import CONFIRM_POLICIES, CONFIRMATION_ARG, SCOPE_ARGS, ToolDef, build_registry
 from .validation import normalise_integers, prose_rule_problems, violations
 
 log = logging.getLogger("neev_mcp.server")
@@ -72,7 +72,7 @@ class NeevServer(MCPServer):
         self.config = settings
         self.client = client
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
-        self.registry = build_registry(settings.defaults, gated=gated_tool_names(settings))
+        self.registry = build_registry(settings.defaults, gated=CONFIRM_POLICIES[settings.confirm])
         self.tools_by_name = {t.name: t for t in self.registry}
         self.gate = Gate(settings, secret, now=self.now)
         self.prompt_names = prompts.install(self)
@@ -108,7 +108,7 @@ class NeevServer(MCPServer):
         try:
             args = self.prepare(tool, arguments or {})
             token = self.upstream_token(context)
-            if tool.gated and self.gate.active:
+            if tool.gated:
                 return await self.gate.run(
                     tool,
                     args,
@@ -231,15 +231,6 @@ class NeevServer(MCPServer):
         if outcome.is_error:
             return error_result(outcome.text, outcome.structured)
         return ok_result(outcome.text, outcome.structured)
-
-
-def gated_tool_names(settings: Settings) -> set[str]:
-    tools = build_registry(settings.defaults, gated=())
-    if settings.confirm == "off":
-        return set()
-    if settings.confirm == "mutating":
-        return {t.name for t in tools if not t.hints.read_only}
-    return {t.name for t in tools if t.hints.destructive}
 
 
 def to_mcp_tool(tool: ToolDef) -> Tool:

@@ -49,8 +49,6 @@ async def test_with_confirm_off_a_delete_runs_at_once_and_the_tool_has_no_token_
 ) -> None:
     server = make_server(confirm="off")
     web = vm_id(sandbox, "web-1")
-    assert server.gate.warning == ("NEEV_CONFIRM=off: destructive tools run WITHOUT human confirmation "
-                                   "(automation only).")
     async with Client(server) as client:
         delete_vm = next(t for t in (await client.list_tools()).tools if t.name == "delete_vm")
         result = await client.call_tool("delete_vm", {"vm_id": web})
@@ -60,8 +58,14 @@ async def test_with_confirm_off_a_delete_runs_at_once_and_the_tool_has_no_token_
     assert upstream(sandbox, "DELETE") == [vm_path(web)]
 
 
-def test_the_default_policy_has_no_warning(server) -> None:
-    assert server.gate.active and server.gate.warning is None
+def test_confirm_off_is_announced_loudly_at_start_up(caplog: pytest.LogCaptureFixture) -> None:
+    from neev_mcp.cli import announce
+    from neev_mcp.config import CONFIRM_OFF_WARNING, Settings
+
+    with caplog.at_level("WARNING"):
+        announce(Settings(confirm="off", api_token="a" * 20))
+    assert CONFIRM_OFF_WARNING in caplog.text
+    assert CONFIRM_OFF_WARNING.startswith("NEEV_CONFIRM=off: destructive tools run WITHOUT human confirmation")
 
 
 # -- destructive (default) -------------------------------------------------------------------------------------------
