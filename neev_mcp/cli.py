@@ -46,18 +46,6 @@ The full list is in the README.""",
     return p
 
 
-def _sandbox_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="neev-mcp sandbox", description="Serve the simulated NeevCloud API over HTTP.")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--speed", type=float, default=None, help="simulated seconds per real second (default 1)")
-    p.add_argument("--token", default=None, help="bearer token the sandbox accepts (default: a fixed demo JWT)")
-    p.add_argument("--bulk", type=int, default=0, help="add this many extra VMs")
-    p.add_argument("--allow-remote", action="store_true",
-                   help="allow a non-loopback host (the admin API has no auth and the token is public)")
-    return p
-
-
 def configure_logging(level: str) -> None:
     # stdout is the stdio transport: log to stderr only.
     logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -71,17 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return demo_main(argv[1:])
     if argv and argv[0] == "sandbox":
-        args = _sandbox_parser().parse_args(argv[1:])
         configure_logging("INFO")
-        from .sandbox import serve
+        from .sandbox.server import main as sandbox_main
 
-        try:
-            serve(host=args.host, port=args.port, speed=args.speed, bulk=args.bulk, allow_remote=args.allow_remote,
-                  **({"token": args.token} if args.token else {}))
-        except (ValueError, OverflowError, OSError) as exc:  # non-loopback host, bad speed, port busy or out of range
-            print(f"neev-mcp sandbox: {exc}", file=sys.stderr)
-            return 2
-        return 0
+        return sandbox_main(argv[1:], prog="neev-mcp sandbox")
     args = _server_parser().parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k != "sandbox" and v is not None}
     try:

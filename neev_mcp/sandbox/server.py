@@ -69,8 +69,9 @@ def serve(host: str = "127.0.0.1", port: int = 8765, speed: float | None = None,
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m neev_mcp.sandbox", description=__doc__)
+def main(argv: list[str] | None = None, prog: str = "python -m neev_mcp.sandbox") -> int:
+    """Also behind `neev-mcp sandbox` (with its own `prog`), so the two front ends cannot drift apart."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--speed", type=float, default=None,
@@ -83,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         serve(args.host, args.port, args.speed, args.token, args.bulk, allow_remote=args.allow_remote,
               seed=not args.no_seed)
-    except (ValueError, OSError) as exc:
-        print(f"neev sandbox: {exc}", file=sys.stderr)
+    except (ValueError, OverflowError, OSError) as exc:  # non-loopback host, bad speed, port busy or out of range
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         pass
