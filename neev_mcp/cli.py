@@ -32,7 +32,8 @@ def _server_parser() -> argparse.ArgumentParser:
 The full list is in the README.""",
     )
     p.add_argument("--version", action="version", version=f"neev-mcp {__version__}")
-    p.add_argument("--sandbox", action="store_true", help="serve against an embedded simulated NeevCloud (no account)")
+    p.add_argument("--sandbox", action="store_true", default=None,
+                   help="serve against an embedded simulated NeevCloud (no account)")
     p.add_argument("--read-only", action="store_true", default=None, help="expose only read-only tools")
     p.add_argument("--transport", choices=["stdio", "http"], default=None, help="default: stdio")
     p.add_argument("--host", default=None, help="HTTP bind address (default 127.0.0.1)")
@@ -64,9 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return sandbox_main(argv[1:], prog="neev-mcp sandbox")
     args = _server_parser().parse_args(argv)
-    overrides = {k: v for k, v in vars(args).items() if k != "sandbox" and v is not None}
     try:
-        settings = Settings.load(sandbox=args.sandbox or None, **overrides)
+        settings = Settings.load(**vars(args))  # unset flags are None and leave the environment's value
     except ConfigurationError as exc:
         print(f"neev-mcp: {exc}", file=sys.stderr)
         return 2

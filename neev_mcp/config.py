@@ -126,6 +126,12 @@ class Settings(BaseModel):
         return value
 
     @property
+    def own_default_project(self) -> bool:
+        """A configured org and project, read with the server's own token: what context-free features need (the
+        static `neev://overview` resource, completion of VM names)."""
+        return bool(self.org_id and self.project_id) and self.auth_mode != "passthrough"
+
+    @property
     def defaults(self) -> dict[str, str]:
         return {k: v for k, v in (("org_id", self.org_id), ("project_id", self.project_id)) if v}
 

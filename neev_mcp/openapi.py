@@ -59,10 +59,6 @@ class Operation:
     def query_params(self) -> tuple[Parameter, ...]:
         return tuple(p for p in self.parameters if p.location == "query")
 
-    @property
-    def success_status(self) -> str:
-        return next((s for s in sorted(self.responses) if s.startswith("2")), "200")
-
     def argument_locations(self) -> dict[str, tuple[Location, str]]:
         """Tool argument name → (where it goes, its name in the API).
 

@@ -355,7 +355,7 @@ def _completion_handler(
 async def vm_names(server: NeevServer) -> list[str]:
     """Names of the VMs in the configured project (first 100), or none when that cannot be known right now."""
     defaults = server.config.defaults
-    if set(defaults) != {"org_id", "project_id"} or server.config.auth_mode == "passthrough":
+    if not server.config.own_default_project:
         return []  # no project to list, or no server-side token: completion is best effort
     api = helpers.API(server.client, server.registry)
     try:

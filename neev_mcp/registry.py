@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 from .openapi import Operation, input_schema, load_spec, parse_operations
 
@@ -84,11 +84,6 @@ class ToolDef:
     target: str | None = None
     gated: bool = False
     output_schema: dict[str, Any] | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def kind(self) -> Literal["api", "helper"]:
-        return "api" if self.operation is not None else "helper"
 
 
 def spec_operations() -> list[Operation]:

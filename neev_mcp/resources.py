@@ -64,7 +64,7 @@ def install(server: NeevServer) -> None:
                            lambda token: _overview_text(server, scope, ctx, token))
 
     defaults = server.config.defaults
-    if set(defaults) == {"org_id", "project_id"} and server.config.auth_mode != "passthrough":
+    if server.config.own_default_project:
         # A static resource gets no request context, so it can only use the server's own token.
         @server.resource(
             OVERVIEW_URI,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from neev_mcp.openapi import load_spec, parse_operations
-from neev_mcp.registry import OVERLAYS, build_registry
+from neev_mcp.registry import MAX_NAME_LENGTH, OVERLAYS, build_registry
 
 CONSTRAINTS = ("type", "pattern", "minimum", "maximum", "minLength", "maxLength", "enum", "minItems", "maxItems",
                "uniqueItems", "format", "default", "required", "oneOf")
@@ -38,7 +38,7 @@ def test_the_overlay_table_covers_exactly_the_operations_of_the_spec() -> None:
 
 @pytest.mark.parametrize("tool", TOOLS, ids=lambda t: t.name)
 def test_every_tool_has_a_short_name_a_title_a_description_and_deliberate_hints(tool: Any) -> None:
-    assert len(tool.name) <= 60 and tool.name.replace("_", "").isalnum() and tool.name.islower()
+    assert len(tool.name) <= MAX_NAME_LENGTH == 60 and tool.name.replace("_", "").isalnum() and tool.name.islower()
     assert tool.title and tool.description
     assert (tool.hints.read_only, tool.hints.destructive) == EXPECTED_HINTS[tool.name]
     assert all(isinstance(v, bool) for v in vars(tool.hints).values())
