@@ -43,6 +43,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from . import __version__
 from .config import CONFIRM_OFF_WARNING, ConfigurationError, Settings
 from .server import NeevServer, build_server
+from .tokens import request_bearer
 
 log = logging.getLogger("neev_mcp.http")
 
@@ -145,12 +146,6 @@ def resolve_allow_lists(settings: Settings) -> tuple[tuple[str, ...], tuple[str,
     else:
         origins = tuple(f"{scheme}://{h}" for h in hosts for scheme in ("http", "https"))
     return hosts, origins
-
-
-def request_bearer(headers: Headers) -> str | None:
-    scheme, _, token = headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
 
 
 class BearerGuard:

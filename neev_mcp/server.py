@@ -34,6 +34,7 @@ from .config import ConfigurationError, Settings
 from .errors import ConfigError, InvalidArguments, NeevError
 from .gate import Gate, derive_key
 from .registry import CONFIRM_POLICIES, CONFIRMATION_ARG, SCOPE_ARGS, ToolDef, build_registry
+from .tokens import request_bearer
 from .validation import normalise_integers, prose_rule_problems, violations
 
 log = logging.getLogger("neev_mcp.server")
@@ -143,28 +144,26 @@ class NeevServer(MCPServer):
         """
         if self.config.auth_mode != "passthrough":
             return None
-        headers = context.headers if context is not None else None
-        scheme, _, bearer = (headers.get("authorization", "") if headers else "").partition(" ")
-        if scheme.lower() != "bearer" or not bearer.strip():
+        bearer = request_bearer(context.headers if context is not None else None)
+        if bearer is None:
             raise ConfigError("Pass-through mode: this request carries no 'Authorization: Bearer <NeevCloud token>' "
                               "header, so there is no token to call NeevCloud with. Nothing was sent.")
-        return bearer.strip()
+        return bearer
 
     async def fetch_target(self, tool: ToolDef, args: dict[str, Any], token: str | None = None) -> dict[str, Any]:
         """The resource a gated tool would act on, read fresh from the API (for previews and re-checks)."""
         getter = "get_vm" if tool.target == "vm_id" else "get_root_disk_volume"
-        get_tool = self.tools_by_name[getter]
-        assert get_tool.operation is not None and tool.target is not None
-        path, _, _ = get_tool.operation.split_arguments({**args})
-        response = await self.client.call(get_tool.operation, path, token=token)
-        target = response.data if isinstance(response.data, dict) else {}
+        operation = self.tools_by_name[getter].operation
+        assert operation is not None
+        path, _, _ = operation.split_arguments(args)
+        api = helpers.API(self.client, self.registry, token)
+        data = await api.call(getter, path)
+        target = data if isinstance(data, dict) else {}
         if getter == "get_root_disk_volume" and target.get("is_attached") and target.get("vm_id"):
             # A refusal should name the VM holding the disk, not only its id.
-            vm_op = self.tools_by_name["get_vm"].operation
-            assert vm_op is not None
             try:
-                vm = await self.client.call(vm_op, {**path, "vm_id": target["vm_id"]}, token=token)
-                target = {**target, "vm_name": (vm.data or {}).get("name")}
+                vm = await api.call("get_vm", {**path, "vm_id": target["vm_id"]})
+                target = {**target, "vm_name": (vm or {}).get("name")}
             except NeevError:
                 pass  # the id alone still explains the refusal
         return target

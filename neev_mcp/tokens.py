@@ -6,6 +6,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -45,3 +46,10 @@ def describe_expiry(token: str, now: dt.datetime | None = None) -> str:
     """` (the token expired at 2026-01-01T00:00:00Z)` when the JWT says so, else an empty string."""
     when = expired_at(token, now)
     return f" (the token expired at {when})" if when else ""
+
+
+def request_bearer(headers: Mapping[str, str] | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None (any other scheme, or none)."""
+    scheme, _, token = (headers.get("authorization", "") if headers else "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
