@@ -147,10 +147,7 @@ async def run(speed: float, stdio: bool) -> None:
     from .sandbox import Sandbox, SimClock
     from .server import build_server
 
-    sandbox = Sandbox(clock=SimClock(speed=speed))
-    settings = Settings(sandbox=True, api_token=sandbox.token, api_base_url="http://sandbox.neev-mcp.invalid/vm",
-                        org_id=sandbox.org_id, project_id=sandbox.project_id)
-    server = build_server(settings, http_transport=sandbox.transport(), now=sandbox.clock.now)
+    server = build_server(Settings(sandbox=True), sandbox=Sandbox(clock=SimClock(speed=speed)))
     # Poll a little faster than an agent would, so a few progress lines show even at high sandbox speed.
     server.helper_limits = Limits(poll_initial=0.25, poll_factor=1.5, poll_max=1.0)
     async with Client(server) as client:

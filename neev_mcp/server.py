@@ -277,18 +277,21 @@ async def _lifespan(server: MCPServer) -> AsyncIterator[None]:
 
 
 def build_server(settings: Settings, *, http_transport: Any = None, now: Callable[[], dt.datetime] | None = None,
-                 ) -> NeevServer:
-    """A server for `settings`; with `settings.sandbox`, wired to an in-process simulated NeevCloud."""
+                 sandbox: Any = None) -> NeevServer:
+    """A server for `settings`; with `settings.sandbox`, wired to an in-process simulated NeevCloud (`sandbox`, or a
+    new one configured from the environment)."""
     token = settings.api_token.get_secret_value() if settings.api_token else None
     base_url = settings.api_base_url
     if settings.sandbox and http_transport is None:
-        from .sandbox import Sandbox  # imported only when used: keeps cold start lean
+        if sandbox is None:
+            from .sandbox import Sandbox  # imported only when used: keeps cold start lean
 
-        try:
-            sandbox = Sandbox()
-        except (ValueError, OverflowError) as exc:  # NEEV_SANDBOX_SPEED / NEEV_SANDBOX_FAULTS
-            raise ConfigurationError(f"invalid sandbox configuration: {exc}") from None
+            try:
+                sandbox = Sandbox()
+            except (ValueError, OverflowError) as exc:  # NEEV_SANDBOX_SPEED / NEEV_SANDBOX_FAULTS
+                raise ConfigurationError(f"invalid sandbox configuration: {exc}") from None
         http_transport = sandbox.transport()
+        now = now or sandbox.clock.now
         base_url, token = "http://sandbox.neev-mcp.invalid/vm", sandbox.token
         settings = settings.model_copy(update={
             "org_id": settings.org_id or sandbox.org_id,
