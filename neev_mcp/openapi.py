@@ -6,7 +6,6 @@ The vendored spec is the single source of tool schemas; nothing here invents a c
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Mapping
@@ -129,7 +128,8 @@ def resolve(schema: Any, spec: Mapping[str, Any], _seen: tuple[str, ...] = ()) -
         for part in ref[2:].split("/"):
             target = target[part.replace("~1", "/").replace("~0", "~")]
         siblings = {k: v for k, v in schema.items() if k != "$ref"}
-        return {**resolve(copy.deepcopy(target), spec, (*_seen, ref)), **resolve(siblings, spec, _seen)}
+        # No copy needed: resolve() builds new containers all the way down and never mutates what it reads.
+        return {**resolve(target, spec, (*_seen, ref)), **resolve(siblings, spec, _seen)}
     out = {key: resolve(value, spec, _seen) for key, value in schema.items()}
     all_of = out.get("allOf")
     if isinstance(all_of, list) and len(all_of) == 1 and isinstance(all_of[0], dict):
