@@ -34,7 +34,7 @@ def compact(obj: Any) -> str:
 
 def spec_tool_names() -> dict[str, str]:
     """operationId → tool name, as the interface fixes it (snake_case of the operationId)."""
-    from neev_mcp.openapi import snake_case  # pure spec layer: no server, no MCP
+    from neev_mcp.spec.openapi import snake_case  # pure spec layer: no server, no MCP
 
     return {op["operationId"]: snake_case(op["operationId"])
             for item in SPEC["paths"].values() for op in item.values() if isinstance(op, dict) and "operationId" in op}

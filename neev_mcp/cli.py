@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .bearer import describe_expiry
 from .config import CONFIRM_OFF_WARNING, ConfigurationError, Settings
-from .tokens import describe_expiry
 
 log = logging.getLogger("neev_mcp")
 

@@ -22,6 +22,7 @@ import anyio
 import httpx2
 
 from . import __version__
+from .bearer import expired_at
 from .errors import (
     APIError,
     BadResponse,
@@ -37,8 +38,7 @@ from .errors import (
     Unauthorized,
     api_error_class,
 )
-from .openapi import Operation
-from .tokens import expired_at
+from .spec.openapi import Operation
 from .validation import path_segment_problem
 
 log = logging.getLogger("neev_mcp.client")

@@ -24,8 +24,8 @@ import anyio
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult
 
+from .agent_tools import Limits
 from .config import Settings
-from .helpers import Limits
 
 WIDTH = 100
 CREATE = {

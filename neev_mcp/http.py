@@ -41,9 +41,9 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import __version__
+from .bearer import request_bearer
 from .config import CONFIRM_OFF_WARNING, ConfigurationError, Settings
 from .server import NeevServer, build_server
-from .tokens import request_bearer
 
 log = logging.getLogger("neev_mcp.http")
 

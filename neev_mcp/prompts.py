@@ -45,7 +45,7 @@ from mcp.types import (
     ResourceTemplateReference,
 )
 
-from . import helpers
+from . import agent_tools
 from .config import ConfigurationError
 from .errors import NeevError
 from .resources import VM_TEMPLATE
@@ -357,7 +357,7 @@ async def vm_names(server: NeevServer) -> list[str]:
     defaults = server.config.defaults
     if not server.config.own_default_project:
         return []  # no project to list, or no server-side token: completion is best effort
-    api = helpers.API(server.client, server.registry)
+    api = agent_tools.API(server.client, server.registry)
     try:
         data = await api.call("list_vms", dict(defaults), {"page": 1, "limit": MAX_COMPLETIONS})
     except NeevError as exc:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .openapi import Operation, input_schema, load_spec, parse_operations
+from .spec.openapi import Operation, input_schema, load_spec, parse_operations
 
 SCOPE_ARGS = ("org_id", "project_id")
 CONFIRMATION_ARG = "confirmation_token"

@@ -19,7 +19,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import CallToolResult, TextContent
 
-from . import helpers
+from . import agent_tools
 from .errors import NeevError, NotFound
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ async def _resolve_name(server: NeevServer, name: str, token: str | None) -> str
     """The id of the one VM called `name` in the configured project."""
     list_tool = server.tools_by_name["list_vms"]
     scope = server.prepare(list_tool, {})
-    api = helpers.API(server.client, server.registry, token)
+    api = agent_tools.API(server.client, server.registry, token)
     found: list[str] = []
     for page in range(1, MAX_NAME_PAGES + 1):
         data = await api.call("list_vms", {k: scope[k] for k in ("org_id", "project_id")}, {"page": page, "limit": 100})

@@ -28,13 +28,13 @@ from mcp.types import (
     ToolAnnotations,
 )
 
-from . import __version__, helpers, prompts, resources, summaries
+from . import __version__, agent_tools, prompts, resources, summaries
+from .bearer import request_bearer
 from .client import NeevClient, RetryPolicy, Timeouts
 from .config import ConfigurationError, Settings
 from .errors import ConfigError, InvalidArguments, NeevError
 from .gate import Gate, derive_key
 from .registry import CONFIRM_POLICIES, CONFIRMATION_ARG, SCOPE_ARGS, ToolDef, build_registry
-from .tokens import request_bearer
 from .validation import normalise_integers, prose_rule_problems, violations
 
 log = logging.getLogger("neev_mcp.server")
@@ -50,7 +50,8 @@ after they approve. Never guess ids: take them from list_vms, get_vm or list_roo
 class NeevServer(MCPServer):
     """The neev-mcp server: registry-driven tools over one pooled NeevCloud client."""
 
-    helper_limits: helpers.Limits = helpers.Limits()  # page caps and poll timings; tests and the demo poll faster
+    # page caps and poll timings; tests and the demo poll faster
+    helper_limits: agent_tools.Limits = agent_tools.Limits()
 
     def __init__(self, settings: Settings, client: NeevClient, *, now: Callable[[], dt.datetime] | None = None) -> None:
         secret = (settings.mcp_secret.get_secret_value().encode() if settings.mcp_secret
@@ -156,7 +157,7 @@ class NeevServer(MCPServer):
         operation = self.tools_by_name[getter].operation
         assert operation is not None
         path, _, _ = operation.split_arguments(args)
-        api = helpers.API(self.client, self.registry, token)
+        api = agent_tools.API(self.client, self.registry, token)
         data = await api.call(getter, path)
         target = data if isinstance(data, dict) else {}
         if getter == "get_root_disk_volume" and target.get("is_attached") and target.get("vm_id"):
@@ -207,11 +208,11 @@ class NeevServer(MCPServer):
             return fn(args, data, self.now(), tool=tool.name), data
         if tool.summary in ("disk", "disk_list"):  # name the VMs the disks are attached to (bounded extra reads)
             disks = (data.get("data") or []) if tool.summary == "disk_list" else [data]
-            api = helpers.API(self.client, self.registry, token)
+            api = agent_tools.API(self.client, self.registry, token)
             scope = {k: args[k] for k in SCOPE_ARGS if k in args}
             paging = data.get("pagination") or {}
             near = (int(paging.get("current_page") or 1) - 1) * int(paging.get("items_per_page") or 0)
-            names = await helpers.vm_names(api, scope, [d.get("vm_id") for d in disks if isinstance(d, dict)],
+            names = await agent_tools.vm_names(api, scope, [d.get("vm_id") for d in disks if isinstance(d, dict)],
                                            self.helper_limits, near)
             return fn(args, data, self.now(), vm_names=names), data
         return fn(args, data, self.now()), data
@@ -220,11 +221,11 @@ class NeevServer(MCPServer):
         self, tool: ToolDef, args: dict[str, Any], context: Context | None, token: str | None = None
     ) -> CallToolResult:
         progress = _progress_reporter(context)
-        api = helpers.API(self.client, self.registry, token)
+        api = agent_tools.API(self.client, self.registry, token)
         if tool.name == "project_overview":
-            outcome = await helpers.project_overview(api, args, self.now, self.helper_limits)
+            outcome = await agent_tools.project_overview(api, args, self.now, self.helper_limits)
         elif tool.name == "wait_for_vm":
-            outcome = await helpers.wait_for_vm(api, args, self.now, progress, self.helper_limits)
+            outcome = await agent_tools.wait_for_vm(api, args, self.now, progress, self.helper_limits)
         else:  # pragma: no cover - the registry and this switch are tested together
             raise NeevError(f"{tool.name} has no implementation")
         if outcome.is_error:

@@ -27,9 +27,9 @@ from neev_mcp.errors import (
     Timeout,
     Unauthorized,
 )
-from neev_mcp.openapi import Operation
 from neev_mcp.registry import spec_operations
 from neev_mcp.sandbox import make_token
+from neev_mcp.spec.openapi import Operation
 
 TOKEN = make_token(sub="client-tests")
 EXPIRED = make_token(sub="client-tests-expired", exp=1767225600)  # 2026-01-01T00:00:00Z

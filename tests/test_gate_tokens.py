@@ -215,7 +215,7 @@ def test_every_other_spelling_of_the_mac_is_refused_even_where_base64_would_deco
     import datetime as dt
     import string
 
-    from neev_mcp.confirm_tokens import Binding, TokenRejected, TokenSigner
+    from neev_mcp.gate.tokens import Binding, TokenRejected, TokenSigner
 
     now = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
     signer = TokenSigner(b"k" * 32, 300, lambda: now)

@@ -14,8 +14,8 @@ import jsonschema
 import pytest
 from mcp import Client
 
+from neev_mcp.agent_tools import Limits
 from neev_mcp.config import Settings
-from neev_mcp.helpers import Limits
 from neev_mcp.sandbox import DEFAULT_TOKEN, Fault, Sandbox, SimClock
 from neev_mcp.server import NeevServer, build_server
 

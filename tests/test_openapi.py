@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from neev_mcp.openapi import input_schema, load_spec, parse_operations, resolve, snake_case
+from neev_mcp.spec.openapi import input_schema, load_spec, parse_operations, resolve, snake_case
 
 OPS = {op.operation_id: op for op in parse_operations(load_spec())}
 

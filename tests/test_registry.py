@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from neev_mcp.openapi import load_spec, parse_operations
 from neev_mcp.registry import MAX_NAME_LENGTH, OVERLAYS, build_registry
+from neev_mcp.spec.openapi import load_spec, parse_operations
 
 CONSTRAINTS = ("type", "pattern", "minimum", "maximum", "minLength", "maxLength", "enum", "minItems", "maxItems",
                "uniqueItems", "format", "default", "required", "oneOf")

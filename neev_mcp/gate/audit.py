@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from .config import ConfigurationError
+from ..config import ConfigurationError
 
 log = logging.getLogger("neev_mcp.audit")
 

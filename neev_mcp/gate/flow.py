@@ -35,12 +35,12 @@ from mcp.types import (
 )
 from mcp_types.version import is_version_at_least
 
+from ..config import Settings
+from ..errors import NeevError, NotFound
+from ..registry import CONFIRMATION_ARG, ToolDef
 from .audit import AuditLog, Channel, Event
-from .config import Settings
-from .confirm_tokens import Binding, Purpose, ReplayGuard, TokenRejected, TokenSigner, Verified
-from .errors import NeevError, NotFound
 from .previews import CONFIRM_FIELD, Preview, confirmation_form, create_preview, disk_preview, impossible, vm_preview
-from .registry import CONFIRMATION_ARG, ToolDef
+from .tokens import Binding, Purpose, ReplayGuard, TokenRejected, TokenSigner, Verified
 
 log = logging.getLogger("neev_mcp.gate")
 
