@@ -9,6 +9,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from .text import utc_stamp
+
 
 def jwt_claims(token: str) -> dict[str, Any] | None:
     """The unverified payload of a JWT, or None when the token is not one."""
@@ -39,7 +41,7 @@ def expired_at(token: str, now: dt.datetime | None = None) -> str | None:
     expiry = token_expiry(token)
     if expiry is None or expiry > (now or dt.datetime.now(dt.UTC)):
         return None
-    return expiry.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_stamp(expiry)
 
 
 def describe_expiry(token: str, now: dt.datetime | None = None) -> str:

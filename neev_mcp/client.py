@@ -26,10 +26,10 @@ from .bearer import expired_at
 from .errors import (
     APIError,
     BadResponse,
-    ConfigError,
     ConnectionLost,
     InvalidArguments,
     NeevError,
+    NotConfigured,
     NotSendable,
     NotSent,
     ServerError,
@@ -38,6 +38,7 @@ from .errors import (
     Unauthorized,
     api_error_class,
 )
+from .kinds import GENERIC_UNSURE
 from .spec.openapi import Operation
 from .validation import path_segment_problem
 
@@ -126,22 +127,28 @@ class NeevClient:
         body: Any = None,
         *,
         token: str | None = None,
+        repeatable: bool | None = None,
+        unsure: str = GENERIC_UNSURE,
     ) -> APIResponse:
         """Send one operation, with retries as its safety allows; raises a `NeevError` subclass on failure.
+
+        `repeatable`: whether the operation may be re-sent after an unclear failure (the tool declaration derives it
+        from its annotations; by default only reads). `unsure`: what the agent should check when a mutation may or
+        may not have been applied.
 
         Cancellation (the MCP request was cancelled, or the client went away) is never caught here: it interrupts the
         HTTP request or the backoff sleep in flight, and nothing is re-sent afterwards.
         """
         bearer = token if token is not None else self._token
         if not bearer:
-            raise ConfigError(
+            raise NotConfigured(
                 "No NeevCloud API token is configured. Set NEEV_API_TOKEN to a valid bearer JWT "
                 "(or run with --sandbox to try the server without an account)."
             )
         url = self.url_for(op, path_params)
         params = {k: _query_value(v) for k, v in (query or {}).items() if v is not None}
         headers = {"Authorization": f"Bearer {bearer}"}
-        safe_to_repeat = is_safe_to_repeat(op)
+        safe_to_repeat = op.method in ("GET", "HEAD") if repeatable is None else repeatable
         attempt = 0
         earlier_may_have_applied = False
         while True:
@@ -149,7 +156,8 @@ class NeevClient:
                 return await self._send_once(op, url, params, body, headers, bearer)
             except NeevError as exc:
                 if not self._should_retry(exc, safe_to_repeat, attempt):
-                    raise self._final(exc, op, safe_to_repeat, attempt + 1, earlier_may_have_applied) from None
+                    raise self._final(exc, op, safe_to_repeat, attempt + 1, earlier_may_have_applied,
+                                      unsure) from None
                 earlier_may_have_applied = earlier_may_have_applied or _may_have_applied(exc)
                 wait = self._retry.delay(attempt, getattr(exc, "retry_after", None))
                 log.info("retrying %s after %s (attempt %d of %d, waiting %.2fs)", op.operation_id,
@@ -170,13 +178,14 @@ class NeevClient:
         return exc.retryable
 
     def _final(
-        self, exc: NeevError, op: Operation, safe_to_repeat: bool, attempts: int, earlier_may_have_applied: bool
+        self, exc: NeevError, op: Operation, safe_to_repeat: bool, attempts: int, earlier_may_have_applied: bool,
+        unsure: str,
     ) -> NeevError:
         """The error the agent sees: for a mutation that may have been applied, what to check before trying again."""
         if attempts > 1:
             exc.message += f" (gave up after {attempts} attempts)"
         if not safe_to_repeat and _may_have_applied(exc):
-            exc.message += _UNSURE_MUTATION.get(op.operation_id, _UNSURE_GENERIC)
+            exc.message += unsure
         elif op.method != "GET" and earlier_may_have_applied and isinstance(exc, APIError) and exc.status < 500:
             # e.g. stop → answer lost → retried stop refused with "VM is stopping": the first one worked.
             exc.message += _EARLIER_ATTEMPT
@@ -211,31 +220,11 @@ class NeevClient:
         return _interpret(op, response, bearer, self.token_source)
 
 
-def is_safe_to_repeat(op: Operation) -> bool:
-    """Reads and actions that change nothing when repeated may be re-sent after an unclear failure."""
-    return op.method in ("GET", "HEAD") or op.operation_id in IDEMPOTENT_ACTIONS
-
-
 def _may_have_applied(exc: NeevError) -> bool:
     if isinstance(exc, TransportError):
         return exc.may_have_applied
     # A 5xx (above all a gateway's 502/504) or a garbled 2xx can come after the API acted on the request.
     return isinstance(exc, ServerError | BadResponse)
-
-
-# Actions the spec describes as having no effect when repeated ("Has no effect if the VM is already running").
-IDEMPOTENT_ACTIONS = frozenset({"startVM", "stopVM"})
-
-_UNSURE_GENERIC = " It may or may not have been applied: check the resource's current state before trying again."
-_UNSURE_MUTATION = {
-    "createVM": " The VM may or may not have been created: call list_vms and look for its name before trying again, "
-    "so that no duplicate VM is created.",
-    "deleteVM": " The deletion may or may not have been accepted: call get_vm to see whether the VM is 'deleting' "
-    "before asking again.",
-    "deleteRootDiskVolume": " The deletion may or may not have been accepted: call get_root_disk_volume to check "
-    "before asking again.",
-    "restartVM": " The restart may or may not have been accepted: call get_vm to check its status first.",
-}
 
 
 _EARLIER_ATTEMPT = (" An earlier attempt of this call got no clear answer and may have been applied already, which "

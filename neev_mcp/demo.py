@@ -147,9 +147,9 @@ async def run(speed: float, stdio: bool) -> None:
     from .sandbox import Sandbox, SimClock
     from .server import build_server
 
-    server = build_server(Settings(sandbox=True), sandbox=Sandbox(clock=SimClock(speed=speed)))
     # Poll a little faster than an agent would, so a few progress lines show even at high sandbox speed.
-    server.helper_limits = Limits(poll_initial=0.25, poll_factor=1.5, poll_max=1.0)
+    server = build_server(Settings(sandbox=True), sandbox=Sandbox(clock=SimClock(speed=speed)),
+                          limits=Limits(poll_initial=0.25, poll_factor=1.5, poll_max=1.0))
     async with Client(server) as client:
         await session(client)
 

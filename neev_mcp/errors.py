@@ -2,7 +2,7 @@
 
     NeevError                      base: `.message` is safe to show (never a token), `.retryable` guides the agent
     ├── InvalidArguments           our own validation refused the call; nothing was sent
-    ├── ConfigError                missing token / org / project; nothing was sent
+    ├── NotConfigured              the call needs a setting the server lacks (token, org, project); nothing sent
     ├── APIError                   NeevCloud answered with an error status (carries its `code` and `message`)
     │   ├── BadRequest             400
     │   ├── Unauthorized           401 (token missing, invalid or expired)
@@ -53,8 +53,8 @@ class InvalidArguments(NeevError):
         return {**super().to_structured(), "violations": self.violations}
 
 
-class ConfigError(NeevError):
-    """The server is missing configuration it needs for this call."""
+class NotConfigured(NeevError):
+    """This call needs a setting the server lacks (start-up problems are `config.ConfigurationError`)."""
 
 
 class APIError(NeevError):

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .kinds import scope_label
 from .summaries import (
     HEADING_FOR,
     TRANSITIONAL,
@@ -22,7 +23,9 @@ from .summaries import (
     plural,
     status_label,
     status_order,
+    unattached_gb,
 )
+from .text import clip
 
 STRUCTURED_CAP = 25  # list entries kept in the overview's structuredContent (counts stay exact; bounded like the text)
 MAX_FAILURE_GROUPS = 8  # distinct failure messages spelled out in the overview
@@ -64,14 +67,14 @@ def _overview(args: Obj, data: Obj, now: dt.datetime, n: int) -> str:
     for item in vms:
         by_status.setdefault(str(item.get("status")), []).append(item)
     moving = [v for v in vms if v.get("status") in TRANSITIONAL]
-    scope = f"{args.get('org_id')}/{args.get('project_id')}"
+    scope = scope_label(args)
     lines = [f"Project {scope}: {plural(len(vms), 'VM')}" + (f" — {counts(vms)}." if vms else ".")]
     lines += _incomplete(reads)
     failed = by_status.get("failed", [])
     if failed:
         groups: dict[str, list[Obj]] = {}
         for item in failed:
-            groups.setdefault(_clip(str(item.get("message") or "no reason given"), MAX_MESSAGE), []).append(item)
+            groups.setdefault(clip(str(item.get("message") or "no reason given"), MAX_MESSAGE), []).append(item)
         ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
         lines.append(f"Failed ({len(failed)}), by message — delete and re-create once the cause is fixed:")
         lines += [f"- {msg} ({len(group)}): {_first(group, n)}" for msg, group in ordered[:MAX_FAILURE_GROUPS]]
@@ -87,7 +90,7 @@ def _overview(args: Obj, data: Obj, now: dt.datetime, n: int) -> str:
     free = [d for d in disks if not is_attached(d)]
     disk_head = f"Root disks: {len(disks)} ({len(disks) - len(free)} attached"
     if free:
-        gb = sum(int(d.get("size_gb") or 0) for d in free)
+        gb = unattached_gb(free)
         lines.append(f"{disk_head}, {len(free)} unattached using {gb} GB — deletable with delete_root_disk_volume "
                      "if no longer needed):")
         lines += [f"- {ident(d)} · {d.get('size_gb')} GB · {d.get('status')} · {age(d.get('created_at'), now)}"
@@ -103,11 +106,6 @@ def _overview(args: Obj, data: Obj, now: dt.datetime, n: int) -> str:
     if not vms:
         lines.append("No VMs yet: create one with create_vm.")
     return "\n".join(lines)
-
-
-def _clip(text: str, limit: int) -> str:
-    """Upstream messages have no length limit of their own."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _incomplete(reads: Obj) -> list[str]:
@@ -145,6 +143,6 @@ def overview_structured(args: Obj, data: Obj) -> dict[str, Any]:
         "root_disk_total": len(disks),
         "unattached_root_disks": [{"id": d.get("id"), "name": d.get("name"), "size_gb": d.get("size_gb"),
                                    "status": d.get("status")} for d in free][:STRUCTURED_CAP],
-        "unattached_total_gb": sum(int(d.get("size_gb") or 0) for d in free),
+        "unattached_total_gb": unattached_gb(free),
         "list_cap": STRUCTURED_CAP,
     }

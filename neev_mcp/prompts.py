@@ -45,13 +45,14 @@ from mcp.types import (
     ResourceTemplateReference,
 )
 
-from . import agent_tools
 from .config import ConfigurationError
-from .errors import NeevError
+from .kinds import VM
 from .resources import VM_TEMPLATE
 
 if TYPE_CHECKING:
-    from .server import NeevServer
+    from mcp.server import MCPServer
+
+    from .server import Reader
 
 log = logging.getLogger("neev_mcp.prompts")
 
@@ -289,19 +290,18 @@ def _build_arg(item: _Item, fail: Callable[..., PromptFileError]) -> PromptArg:
 
 
 # -- serving -------------------------------------------------------------------------------------------------------
-def install(server: NeevServer) -> frozenset[str]:
-    """Register every prompt file on `server` (skipping those whose tools this server hides) and the completions.
-
-    Returns the names of the prompts offered."""
+def install(server: MCPServer, reader: Reader, visible_tools: set[str], known_tools: set[str]) -> frozenset[str]:
+    """Register every prompt file on `server` (skipping those that need tools this server hides) and the
+    completions; `reader` supplies VM names. Returns the names of the prompts offered."""
     offered: dict[str, PromptSpec] = {}
-    for spec in load_prompts(prompts_dir(), set(server.tools_by_name)):
-        hidden = [t for t in spec.tools if not server.visible(server.tools_by_name[t])]
+    for spec in load_prompts(prompts_dir(), known_tools):
+        hidden = [t for t in spec.tools if t not in visible_tools]
         if hidden:  # e.g. --read-only: a prompt must not steer the agent to tools it cannot call
             log.info("prompt %s not offered: needs %s, hidden by this configuration", spec.name, ", ".join(hidden))
             continue
         offered[spec.name] = spec
         server.add_prompt(to_mcp_prompt(spec))
-    server.completion()(_completion_handler(server, offered))
+    server.completion()(_completion_handler(reader, offered))
     return frozenset(offered)
 
 
@@ -330,7 +330,7 @@ def to_mcp_prompt(spec: PromptSpec) -> Prompt:
 
 
 def _completion_handler(
-    server: NeevServer, offered: Mapping[str, PromptSpec]
+    reader: Reader, offered: Mapping[str, PromptSpec]
 ) -> Callable[[PromptReference | ResourceTemplateReference, CompletionArgument, CompletionContext | None],
               Any]:
     async def complete(
@@ -342,29 +342,14 @@ def _completion_handler(
         if isinstance(ref, PromptReference) and ref.name in offered:
             arg = next((a for a in offered[ref.name].arguments if a.name == argument.name), None)
             source = arg.complete if arg else None
-        elif isinstance(ref, ResourceTemplateReference) and ref.uri == VM_TEMPLATE and argument.name == "vm_id":
+        elif isinstance(ref, ResourceTemplateReference) and ref.uri == VM_TEMPLATE and argument.name == VM.id_arg:
             # the VM resource takes a name as well as an id, and names are what a person types
             source = "vm"
         if source != "vm":
             return None
-        return matching(await vm_names(server), argument.value)
+        return matching(await reader.vm_names(), argument.value)
 
     return complete
-
-
-async def vm_names(server: NeevServer) -> list[str]:
-    """Names of the VMs in the configured project (first 100), or none when that cannot be known right now."""
-    defaults = server.config.defaults
-    if not server.config.own_default_project:
-        return []  # no project to list, or no server-side token: completion is best effort
-    api = agent_tools.API(server.client, server.registry)
-    try:
-        data = await api.call("list_vms", dict(defaults), {"page": 1, "limit": MAX_COMPLETIONS})
-    except NeevError as exc:
-        log.warning("completion could not list VMs: %s", exc.message)
-        return []
-    vms = (data.get("data") or []) if isinstance(data, dict) else []
-    return [str(vm["name"]) for vm in vms if isinstance(vm, dict) and vm.get("name")]
 
 
 def matching(values: list[str], typed: str) -> Completion:

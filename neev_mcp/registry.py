@@ -1,25 +1,32 @@
-"""The one table of tools: every tool is declared here once.
+"""The one table of tools: every tool is declared here once, with every fact the server knows about it.
 
 Spec tools are generated from the vendored OpenAPI document and then reviewed through `OVERLAYS` (title, hints, the
-argument naming the target, a short note for the model). A test fails when the spec gains or loses an operation that
-the overlay table does not cover, so the table cannot drift from the spec. Agent helpers (`project_overview`,
-`wait_for_vm`) are declared beside them with schemas built from the same spec fragments.
+kind of resource acted on, the action in words, the summariser, rules the spec states only in prose, a note for the
+model). A test fails when the spec gains or loses an operation that the table does not cover, so it cannot drift
+from the spec. Agent tools (`project_overview`, `wait_for_vm`) are declared beside them, with schemas built from the
+same spec fragments and their implementation attached.
 
-No MCP imports here: the server turns `ToolDef`s into protocol objects.
+Everything else reads these declarations: the gate (kind, action), the client (retry class from the hints), the
+summaries (one callable per tool), the server (nothing keyed by a tool's name). No MCP imports here.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import agent_tools, summaries
+from .kinds import CONFIRMATION_ARG, GENERIC_UNSURE, ROOT_DISK, SCOPE_ARGS, VM, Action, Kind
 from .spec.openapi import Operation, input_schema, load_spec, parse_operations
+from .summaries import Summariser
+from .validation import Rule, no_ssh_port
 
-SCOPE_ARGS = ("org_id", "project_id")
-CONFIRMATION_ARG = "confirmation_token"
+__all__ = ["CONFIRMATION_ARG", "SCOPE_ARGS", "Hints", "ToolDef", "build_registry"]
+
 MAX_NAME_LENGTH = 60  # Cursor rejects longer tool names
+AgentTool = Callable[[agent_tools.API, dict[str, Any], agent_tools.Env], Awaitable[agent_tools.Outcome]]
 
 
 @dataclass(frozen=True)
@@ -31,59 +38,109 @@ class Hints:
     idempotent: bool
     open_world: bool = True  # every tool talks to a remote cloud API
 
+    @property
+    def repeatable(self) -> bool:
+        """The retry class: may the call be re-sent after an unclear failure? Reads, and idempotent actions that
+        destroy nothing. A delete is idempotent in effect, but a re-sent one is refused as 'already deleting', which
+        would read as a failure: it is re-sent only when it provably never left."""
+        return self.read_only or (self.idempotent and not self.destructive)
+
 
 @dataclass(frozen=True)
 class Overlay:
+    """The reviewed facts of one spec operation."""
+
     title: str
     hints: Hints
+    summarise: Summariser
     note: str = ""
-    target: str | None = None  # argument naming the resource the tool acts on
-    summary: str = ""  # key into summaries.SUMMARISERS
+    kind: Kind | None = None  # the resource the tool acts on, named by `kind.id_arg`
+    action: Action | None = None  # what a mutating tool does, in words
+    rules: tuple[Rule, ...] = ()  # rules the spec states only in prose
+    names_vms: bool = False  # its summary names the VMs that root disks are attached to (bounded extra reads)
 
 
 READ = Hints(read_only=True, destructive=False, idempotent=True)
 ACTION = Hints(read_only=False, destructive=False, idempotent=True)
 DELETE = Hints(read_only=False, destructive=True, idempotent=True)
 
+_DELETE_DISK = Action("delete", "deleted", unsure=" The deletion may or may not have been accepted: call "
+                      "get_root_disk_volume to check before asking again.")
+
 OVERLAYS: dict[str, Overlay] = {
-    "listVMs": Overlay("List VMs", READ, "One line per VM with counts by status; for the whole project in one answer "
-                       "use project_overview.", summary="vm_list"),
+    "listVMs": Overlay("List VMs", READ, summaries.summarise_vm_list, "One line per VM with counts by status; for the "
+                       "whole project in one answer use project_overview."),
     "createVM": Overlay("Create VM", Hints(read_only=False, destructive=False, idempotent=False),
+                        summaries.summarise_vm_created,
                         "Returns at once with status 'pending'; call wait_for_vm with target_status 'running' to await "
                         "it. Not idempotent: if a call fails without an answer, check list_vms for the name first.",
-                        summary="vm_created"),
-    "getVM": Overlay("Get VM", READ, "Includes status, failure message, IP, ports, disks and next steps.",
-                     target="vm_id", summary="vm"),
-    "deleteVM": Overlay("Delete VM", DELETE, "Destructive: asks the user to confirm first. The root disk is deleted "
-                        "with the VM only if the VM was created with delete_root_disk=true; otherwise it is detached "
-                        "and kept.", target="vm_id", summary="deleted"),
-    "listRootDiskVolumes": Overlay("List root disks", READ, "Shows which VM each disk is attached to; unattached "
-                                   "disks can be deleted.", summary="disk_list"),
-    "getRootDiskVolume": Overlay("Get root disk", READ, target="root_disk_id", summary="disk"),
-    "deleteRootDiskVolume": Overlay("Delete root disk", DELETE, "Destructive: asks the user to confirm first. Only "
-                                    "unattached disks can be deleted.", target="root_disk_id", summary="deleted"),
-    "startVM": Overlay("Start VM", ACTION, "Then wait_for_vm with target_status 'running'.", target="vm_id",
-                       summary="vm_action"),
-    "stopVM": Overlay("Stop VM", ACTION, "Then wait_for_vm with target_status 'stopped'.", target="vm_id",
-                      summary="vm_action"),
+                        action=Action("create", "created", unsure=" The VM may or may not have been created: call "
+                                      "list_vms and look for its name before trying again, so that no duplicate VM "
+                                      "is created."),
+                        rules=(no_ssh_port,)),
+    "getVM": Overlay("Get VM", READ, summaries.summarise_vm, "Includes status, failure message, IP, ports, disks and "
+                     "next steps.", kind=VM),
+    "deleteVM": Overlay("Delete VM", DELETE, summaries.summarise_deleted, "Destructive: asks the user to confirm "
+                        "first. The root disk is deleted with the VM only if the VM was created with "
+                        "delete_root_disk=true; otherwise it is detached and kept.", kind=VM,
+                        action=Action("delete", "deleted", settles_at="deleted", unsure=" The deletion may or may "
+                                      "not have been accepted: call get_vm to see whether the VM is 'deleting' before "
+                                      "asking again.")),
+    "listRootDiskVolumes": Overlay("List root disks", READ, summaries.summarise_disk_list, "Shows which VM each disk "
+                                   "is attached to; unattached disks can be deleted.", names_vms=True),
+    "getRootDiskVolume": Overlay("Get root disk", READ, summaries.summarise_disk, kind=ROOT_DISK, names_vms=True),
+    "deleteRootDiskVolume": Overlay("Delete root disk", DELETE, summaries.summarise_deleted, "Destructive: asks the "
+                                    "user to confirm first. Only unattached disks can be deleted.", kind=ROOT_DISK,
+                                    action=_DELETE_DISK),
+    "startVM": Overlay("Start VM", ACTION, summaries.summarise_vm_action, "Then wait_for_vm with target_status "
+                       "'running'.", kind=VM,
+                       action=Action("start", "started", "It boots; a running VM accrues charges on hourly plans.",
+                                     settles_at="running")),
+    "stopVM": Overlay("Stop VM", ACTION, summaries.summarise_vm_action, "Then wait_for_vm with target_status "
+                      "'stopped'.", kind=VM,
+                      action=Action("stop", "stopped", "It shuts down: running processes stop and unsaved in-memory "
+                                    "state is lost.", settles_at="stopped")),
     # Not idempotent: each accepted call reboots the VM again.
     "restartVM": Overlay("Restart VM", Hints(read_only=False, destructive=False, idempotent=False),
-                         "Then wait_for_vm with target_status 'running'.", target="vm_id", summary="vm_action"),
+                         summaries.summarise_vm_action, "Then wait_for_vm with target_status 'running'.", kind=VM,
+                         action=Action("restart", "restarted", "It reboots: running processes are interrupted.",
+                                       settles_at="running", repeats=True,
+                                       no_effect_from={"stopped": "Use start_vm to boot it."},
+                                       unsure=" The restart may or may not have been accepted: call get_vm to check "
+                                       "its status first.")),
 }
 
 
 @dataclass(frozen=True)
 class ToolDef:
+    """One tool, everything about it: what the client sees, and what the server does with a call."""
+
     name: str
     title: str
     description: str
     hints: Hints
     input_schema: dict[str, Any]
-    summary: str
-    operation: Operation | None = None  # None for agent helpers
-    target: str | None = None
+    summarise: Summariser | None = None  # spec tools: the API's answer → (text, structuredContent)
+    operation: Operation | None = None  # None for agent tools
+    run: AgentTool | None = None  # agent tools: their implementation
+    kind: Kind | None = None
+    action: Action | None = None
+    rules: tuple[Rule, ...] = ()
+    names_vms: bool = False
     gated: bool = False
     output_schema: dict[str, Any] | None = None
+
+    @property
+    def repeatable(self) -> bool:
+        return self.hints.repeatable
+
+    @property
+    def unsure(self) -> str:
+        return (self.action.unsure if self.action else "") or GENERIC_UNSURE
+
+    def problems(self, args: Mapping[str, Any]) -> list[str]:
+        """What the tool's prose rules find wrong with already schema-valid arguments."""
+        return [problem for rule in self.rules for problem in rule(args)]
 
 
 def spec_operations() -> list[Operation]:
@@ -123,14 +180,23 @@ def build_registry(
                 description=description,
                 hints=overlay.hints,
                 input_schema=schema,
-                summary=overlay.summary,
+                summarise=overlay.summarise,
                 operation=op,
-                target=overlay.target,
+                kind=overlay.kind,
+                action=overlay.action,
+                rules=overlay.rules,
+                names_vms=overlay.names_vms,
                 gated=is_gated,
             )
         )
     tools.extend(_helpers(operations, defaults))
     return tools
+
+
+def reach(tools: list[ToolDef]) -> dict[str, str]:
+    """VM status → the tool that brings a settled VM there (for "call stop_vm first")."""
+    return {t.action.settles_at: t.name for t in tools
+            if t.kind is VM and t.action and t.action.settles_at and not t.action.repeats}
 
 
 def _destructive(hints: Hints) -> bool:
@@ -150,7 +216,7 @@ def _helpers(operations: list[Operation], defaults: Mapping[str, str]) -> list[T
     list_schema = _with_defaults(input_schema(by_id["listVMs"], optional=frozenset(defaults)), defaults)
     scope = {k: list_schema["properties"][k] for k in SCOPE_ARGS}
     scope_required = [k for k in list_schema.get("required", []) if k in SCOPE_ARGS]
-    vm_id = copy.deepcopy(input_schema(by_id["getVM"])["properties"]["vm_id"])
+    vm_id = copy.deepcopy(input_schema(by_id["getVM"])["properties"][VM.id_arg])
     status_enum = ["running", "stopped", "deleted"]
     return [
         ToolDef(
@@ -167,7 +233,7 @@ def _helpers(operations: list[Operation], defaults: Mapping[str, str]) -> list[T
                 },
                 scope_required,
             ),
-            summary="overview",
+            run=agent_tools.project_overview,
             output_schema=OVERVIEW_OUTPUT,
         ),
         ToolDef(
@@ -179,15 +245,15 @@ def _helpers(operations: list[Operation], defaults: Mapping[str, str]) -> list[T
             input_schema=_obj(
                 {
                     **scope,
-                    "vm_id": vm_id,
+                    VM.id_arg: vm_id,
                     "target_status": {"type": "string", "enum": status_enum, "description": "Status to wait for."},
                     "timeout_seconds": {"type": "integer", "minimum": 1, "maximum": 600, "default": 300,
                                         "description": "Give up after this many seconds."},
                 },
-                [*scope_required, "vm_id", "target_status"],
+                [*scope_required, VM.id_arg, "target_status"],
             ),
-            summary="vm",
-            target="vm_id",
+            run=agent_tools.wait_for_vm,
+            kind=VM,
             output_schema=WAIT_OUTPUT,
         ),
     ]

@@ -32,10 +32,11 @@ from . import __version__, agent_tools, prompts, resources, summaries
 from .bearer import request_bearer
 from .client import NeevClient, RetryPolicy, Timeouts
 from .config import ConfigurationError, Settings
-from .errors import ConfigError, InvalidArguments, NeevError
+from .errors import InvalidArguments, NeevError, NotConfigured
 from .gate import Gate, derive_key
-from .registry import CONFIRM_POLICIES, CONFIRMATION_ARG, SCOPE_ARGS, ToolDef, build_registry
-from .validation import normalise_integers, prose_rule_problems, violations
+from .kinds import CONFIRMATION_ARG, SCOPE_ARGS, VM, scope_of
+from .registry import CONFIRM_POLICIES, ToolDef, build_registry, reach
+from .validation import normalise_integers, violations
 
 log = logging.getLogger("neev_mcp.server")
 
@@ -50,10 +51,8 @@ after they approve. Never guess ids: take them from list_vms, get_vm or list_roo
 class NeevServer(MCPServer):
     """The neev-mcp server: registry-driven tools over one pooled NeevCloud client."""
 
-    # page caps and poll timings; tests and the demo poll faster
-    helper_limits: agent_tools.Limits = agent_tools.Limits()
-
-    def __init__(self, settings: Settings, client: NeevClient, *, now: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(self, settings: Settings, client: NeevClient, *, now: Callable[[], dt.datetime] | None = None,
+                 limits: agent_tools.Limits | None = None) -> None:
         secret = (settings.mcp_secret.get_secret_value().encode() if settings.mcp_secret
                   else secrets.token_bytes(32))
         super().__init__(
@@ -74,11 +73,15 @@ class NeevServer(MCPServer):
         self.config = settings
         self.client = client
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
+        self.limits = limits or agent_tools.Limits()  # page caps and poll timings; tests and the demo poll faster
         self.registry = build_registry(settings.defaults, gated=CONFIRM_POLICIES[settings.confirm])
         self.tools_by_name = {t.name: t for t in self.registry}
+        self.reach = reach(self.registry)
         self.gate = Gate(settings, secret, now=self.now)
-        self.prompt_names = prompts.install(self)
-        resources.install(self)
+        reader = Reader(self)
+        self.prompt_names = prompts.install(self, reader, {t.name for t in self.registry if self.visible(t)},
+                                            {t.name for t in self.registry})
+        resources.install(self, reader)
 
     # -- listing ---------------------------------------------------------------------------------------------------
     def visible(self, tool: ToolDef) -> bool:
@@ -127,12 +130,12 @@ class NeevServer(MCPServer):
                                 "The error was logged on the server.")
 
     def prepare(self, tool: ToolDef, arguments: dict[str, Any]) -> dict[str, Any]:
-        """Fill configured org/project defaults, then validate everything against the tool's schema."""
+        """Fill configured org/project defaults, then validate everything against the tool's schema and rules."""
         args = dict(arguments)
         for key in SCOPE_ARGS:
             if key in tool.input_schema["properties"] and args.get(key) in (None, "") and key in self.config.defaults:
                 args[key] = self.config.defaults[key]
-        problems = violations(tool.input_schema, args) or prose_rule_problems(tool.name, args)
+        problems = violations(tool.input_schema, args) or tool.problems(args)
         if problems:
             raise InvalidArguments(tool.name, problems)
         return normalise_integers(tool.input_schema, args)
@@ -147,23 +150,24 @@ class NeevServer(MCPServer):
             return None
         bearer = request_bearer(context.headers if context is not None else None)
         if bearer is None:
-            raise ConfigError("Pass-through mode: this request carries no 'Authorization: Bearer <NeevCloud token>' "
-                              "header, so there is no token to call NeevCloud with. Nothing was sent.")
+            raise NotConfigured("Pass-through mode: this request carries no 'Authorization: Bearer <NeevCloud "
+                                "token>' header, so there is no token to call NeevCloud with. Nothing was sent.")
         return bearer
+
+    def api(self, token: str | None) -> agent_tools.API:
+        return agent_tools.API(self.client, self.tools_by_name, token)
 
     async def fetch_target(self, tool: ToolDef, args: dict[str, Any], token: str | None = None) -> dict[str, Any]:
         """The resource a gated tool would act on, read fresh from the API (for previews and re-checks)."""
-        getter = "get_vm" if tool.target == "vm_id" else "get_root_disk_volume"
-        operation = self.tools_by_name[getter].operation
-        assert operation is not None
-        path, _, _ = operation.split_arguments(args)
-        api = agent_tools.API(self.client, self.registry, token)
-        data = await api.call(getter, path)
+        assert tool.kind is not None
+        api = self.api(token)
+        path = {**scope_of(args), tool.kind.id_arg: args[tool.kind.id_arg]}
+        data = await api.call(tool.kind.getter, path)
         target = data if isinstance(data, dict) else {}
-        if getter == "get_root_disk_volume" and target.get("is_attached") and target.get("vm_id"):
+        if target.get("is_attached") and target.get("vm_id"):
             # A refusal should name the VM holding the disk, not only its id.
             try:
-                vm = await api.call("get_vm", {**path, "vm_id": target["vm_id"]})
+                vm = await api.call(VM.getter, {**scope_of(args), VM.id_arg: target["vm_id"]})
                 target = {**target, "vm_name": (vm or {}).get("name")}
             except NeevError:
                 pass  # the id alone still explains the refusal
@@ -177,13 +181,31 @@ class NeevServer(MCPServer):
         context: Context | None = None,
         token: str | None = None,
     ) -> CallToolResult:
-        if tool.operation is None:
-            return await self.run_helper(tool, args, context, token)
+        outcome = await self.answer(tool, args, target, context, token)
+        return error_result(outcome.text, outcome.structured) if outcome.is_error else ok_result(*outcome[:2])
+
+    async def answer(
+        self,
+        tool: ToolDef,
+        args: dict[str, Any],
+        target: dict[str, Any] | None = None,
+        context: Context | None = None,
+        token: str | None = None,
+    ) -> agent_tools.Outcome:
+        """What one validated (and, if gated, confirmed) call produces: the road's last two steps."""
+        if tool.run is not None:
+            env = agent_tools.Env(self.now, _progress_reporter(context), self.limits, self.reach)
+            return await tool.run(self.api(token), args, env)
+        assert tool.operation is not None and tool.summarise is not None
         api_args = {k: v for k, v in args.items() if k != CONFIRMATION_ARG}
         path, query, body = tool.operation.split_arguments(api_args)
-        response = await self.client.call(tool.operation, path, query, body, token=token)
+        response = await self.client.call(tool.operation, path, query, body, token=token,
+                                          repeatable=tool.repeatable, unsure=tool.unsure)
         try:
-            text, structured = await self.summarise(tool, api_args, response.data, target, token)
+            names = await self._vm_names(tool, api_args, response.data, token) if tool.names_vms else {}
+            answer = summaries.Answer(tool.name, api_args, response.data, self.now(), tool.kind, tool.action, target,
+                                      names)
+            return agent_tools.Outcome(*tool.summarise(answer))
         except Exception:
             # The API already acted: an answer we cannot summarise (an off-spec field, say) must not read as a
             # failure, or the agent would repeat a create that succeeded.
@@ -191,46 +213,53 @@ class NeevServer(MCPServer):
             text = (f"{tool.title}: NeevCloud accepted the request (HTTP {response.status}), but its answer could not "
                     "be summarised; the full answer is in structuredContent.")
             structured = response.data if isinstance(response.data, dict) else {"value": response.data}
-        return ok_result(text, structured)
+            return agent_tools.Outcome(text, structured)
 
-    async def summarise(
-        self, tool: ToolDef, args: dict[str, Any], data: Any, target: dict[str, Any] | None, token: str | None = None
-    ) -> tuple[str, dict[str, Any]]:
-        """Text for the agent, the API object(s) unchanged as structuredContent."""
-        if tool.summary == "deleted":
-            kind = "vm" if tool.target == "vm_id" else "root_disk"
-            ident = args.get(tool.target or "", "")
-            structured = {"accepted": True, "status": "deleting", "id": ident, "kind": kind, "target": target}
-            return summaries.deleted(args, target or {"id": ident}, kind), structured
-        data = data if isinstance(data, dict) else {"value": data}
-        fn = summaries.SUMMARISERS[tool.summary]
-        if tool.summary == "vm_action":
-            return fn(args, data, self.now(), tool=tool.name), data
-        if tool.summary in ("disk", "disk_list"):  # name the VMs the disks are attached to (bounded extra reads)
-            disks = (data.get("data") or []) if tool.summary == "disk_list" else [data]
-            api = agent_tools.API(self.client, self.registry, token)
-            scope = {k: args[k] for k in SCOPE_ARGS if k in args}
-            paging = data.get("pagination") or {}
-            near = (int(paging.get("current_page") or 1) - 1) * int(paging.get("items_per_page") or 0)
-            names = await agent_tools.vm_names(api, scope, [d.get("vm_id") for d in disks if isinstance(d, dict)],
-                                           self.helper_limits, near)
-            return fn(args, data, self.now(), vm_names=names), data
-        return fn(args, data, self.now()), data
+    async def _vm_names(self, tool: ToolDef, args: dict[str, Any], data: Any, token: str | None) -> dict[str, str]:
+        """Names of the VMs that the root disks in `data` are attached to (bounded extra reads)."""
+        data = data if isinstance(data, dict) else {}
+        disks = data.get("data") if isinstance(data.get("data"), list) else [data]
+        paging = data.get("pagination") or {}
+        near = (int(paging.get("current_page") or 1) - 1) * int(paging.get("items_per_page") or 0)
+        vm_ids = [d.get("vm_id") for d in disks if isinstance(d, dict)]
+        return await agent_tools.vm_names(self.api(token), scope_of(args), vm_ids, self.limits, near)
 
-    async def run_helper(
-        self, tool: ToolDef, args: dict[str, Any], context: Context | None, token: str | None = None
-    ) -> CallToolResult:
-        progress = _progress_reporter(context)
-        api = agent_tools.API(self.client, self.registry, token)
-        if tool.name == "project_overview":
-            outcome = await agent_tools.project_overview(api, args, self.now, self.helper_limits)
-        elif tool.name == "wait_for_vm":
-            outcome = await agent_tools.wait_for_vm(api, args, self.now, progress, self.helper_limits)
-        else:  # pragma: no cover - the registry and this switch are tested together
-            raise NeevError(f"{tool.name} has no implementation")
+
+class Reader:
+    """What prompts and resources may ask of the server: text produced exactly the way the tools produce it."""
+
+    def __init__(self, server: NeevServer) -> None:
+        self._server = server
+        self.default_scope: dict[str, str] | None = (dict(server.config.defaults)
+                                                     if server.config.own_default_project else None)
+
+    async def tool_text(self, tool_name: str, arguments: dict[str, Any], context: Context | None) -> str:
+        """The text of a read-only tool's answer; raises `NeevError` (its message) when the call fails."""
+        server = self._server
+        tool = server.tools_by_name[tool_name]
+        token = server.upstream_token(context)
+        outcome = await server.answer(tool, server.prepare(tool, arguments), None, context, token)
         if outcome.is_error:
-            return error_result(outcome.text, outcome.structured)
-        return ok_result(outcome.text, outcome.structured)
+            raise NeevError(outcome.text)
+        return outcome.text
+
+    async def vms_named(self, name: str, context: Context | None) -> tuple[dict[str, Any], list[str]]:
+        """(the scope searched, the ids of the VMs called `name` in the configured project)."""
+        server = self._server
+        scope = scope_of(server.prepare(server.tools_by_name[VM.lister], {}))
+        api = server.api(server.upstream_token(context))
+        return scope, await agent_tools.find_named(api, VM.lister, scope, name)
+
+    async def vm_names(self) -> list[str]:
+        """Names of the VMs in the configured project (first page), or none when that cannot be known right now."""
+        if self.default_scope is None:
+            return []  # no project to list, or no server-side token: completion is best effort
+        try:
+            vms, _ = await self._server.api(None).page(VM.lister, self.default_scope, 1)
+        except NeevError as exc:
+            log.warning("completion could not list VMs: %s", exc.message)
+            return []
+        return [str(vm["name"]) for vm in vms if vm.get("name")]
 
 
 def to_mcp_tool(tool: ToolDef) -> Tool:
@@ -278,7 +307,7 @@ async def _lifespan(server: MCPServer) -> AsyncIterator[None]:
 
 
 def build_server(settings: Settings, *, http_transport: Any = None, now: Callable[[], dt.datetime] | None = None,
-                 sandbox: Any = None) -> NeevServer:
+                 sandbox: Any = None, limits: agent_tools.Limits | None = None) -> NeevServer:
     """A server for `settings`; with `settings.sandbox`, wired to an in-process simulated NeevCloud (`sandbox`, or a
     new one configured from the environment)."""
     token = settings.api_token.get_secret_value() if settings.api_token else None
@@ -307,4 +336,4 @@ def build_server(settings: Settings, *, http_transport: Any = None, now: Callabl
         token_source=("the bearer token your MCP client sends (pass-through mode)"
                       if settings.auth_mode == "passthrough" else "NEEV_API_TOKEN"),
     )
-    return NeevServer(settings, client, now=now)
+    return NeevServer(settings, client, now=now, limits=limits)

@@ -11,9 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from .kinds import VM, Action, Kind
+
 Obj = Mapping[str, Any]
+Summary = tuple[str, dict[str, Any]]  # text for the agent, structuredContent
 
 TRANSITIONAL = frozenset({"pending", "provisioning", "starting", "stopping", "restarting", "deleting"})
 STATUS_ORDER = ("running", "stopped", "failed", "pending", "provisioning", "starting", "stopping", "restarting",
@@ -196,18 +200,14 @@ def vm_created(args: Obj, data: Obj, now: dt.datetime) -> str:
             f"Status now: {status_label(data)}. It is not usable yet: {wait_hint({**data, 'status': 'pending'})}.")
 
 
-_ACTION_TARGET = {"start_vm": "running", "stop_vm": "stopped", "restart_vm": "running"}
-
-
-def vm_action(args: Obj, data: Obj, now: dt.datetime, tool: str = "") -> str:
-    target = _ACTION_TARGET.get(tool, "running")
-    verb = tool.removesuffix("_vm") or "action"
+def vm_action(args: Obj, data: Obj, now: dt.datetime, *, tool: str, action: Action) -> str:
+    target = action.settles_at or "running"
     status = str(data.get("status"))
-    if tool == "restart_vm" and status == "stopped":
-        return f"VM {ident(data)} is stopped: restart_vm has no effect on a stopped VM. Use start_vm to boot it."
-    if status == target and tool != "restart_vm":
+    if status in action.no_effect_from:
+        return f"VM {ident(data)} is {status}: {tool} has no effect on a {status} VM. {action.no_effect_from[status]}"
+    if status == target and not action.repeats:
         return f"VM {ident(data)} is already {status}: {tool} had no effect. {next_steps(data)}"
-    text = f"{verb.capitalize()} requested for VM {ident(data)}; status now {status_label(data)}."
+    text = f"{action.verb.capitalize()} requested for VM {ident(data)}; status now {status_label(data)}."
     if status in TRANSITIONAL:
         text += f" Next: wait_for_vm vm_id={data.get('id')} target_status={target}."
     else:
@@ -215,11 +215,11 @@ def vm_action(args: Obj, data: Obj, now: dt.datetime, tool: str = "") -> str:
     return text
 
 
-def deleted(args: Obj, target: Obj | None, kind: str) -> str:
+def deleted(args: Obj, target: Obj | None, kind: Kind) -> str:
     target = target or {}
-    oid = target.get("id") or args.get("vm_id" if kind == "vm" else "root_disk_id", "")
+    oid = target.get("id") or args.get(kind.id_arg, "")
     label = ident({**target, "id": oid})
-    if kind != "vm":
+    if kind is not VM:
         return (f"Deletion of root disk {label} accepted; it is now 'deleting' and disappears from "
                 "list_root_disk_volumes once done. This cannot be undone.")
     text = f"Deletion of VM {label} accepted; it is now 'deleting'."
@@ -260,7 +260,7 @@ def disk_list(args: Obj, data: Obj, now: dt.datetime, vm_names: Mapping[str, str
     free = [d for d in disks if not is_attached(d)]
     where = ": " if whole else ". On this page: "
     header = (f"{position}{where}{len(disks) - len(free)} attached, {len(free)} unattached"
-              + (f" ({sum(int(d.get('size_gb') or 0) for d in free)} GB, deletable)." if free else "."))
+              + (f" ({unattached_gb(free)} GB, deletable)." if free else "."))
     return "\n".join([header, *(f"- {disk_line(d, vm_names or {}, now)}" for d in disks)])
 
 
@@ -273,11 +273,60 @@ def disk(args: Obj, data: Obj, now: dt.datetime, vm_names: Mapping[str, str] | N
     return text
 
 
-SUMMARISERS: dict[str, Callable[..., str]] = {
-    "vm_list": vm_list,
-    "vm": vm,
-    "vm_created": vm_created,
-    "vm_action": vm_action,
-    "disk_list": disk_list,
-    "disk": disk,
-}
+def unattached_gb(disks: Iterable[Obj]) -> int:
+    """Total size of the root disks not attached to any VM."""
+    return sum(int(d.get("size_gb") or 0) for d in disks if not is_attached(d))
+
+
+# -- the one signature the registry binds: Answer → (text, structuredContent) ------------------------------------
+@dataclass(frozen=True)
+class Answer:
+    """Everything a summariser may use about one accepted call."""
+
+    tool: str
+    args: Obj
+    data: Any  # the API's JSON answer (None for an empty body)
+    now: dt.datetime
+    kind: Kind | None = None
+    action: Action | None = None
+    target: Obj | None = None  # the resource as the gate read it just before acting
+    vm_names: Mapping[str, str] = field(default_factory=dict)  # VM id → name, for root-disk summaries
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        return dict(self.data) if isinstance(self.data, Mapping) else {"value": self.data}
+
+
+Summariser = Callable[[Answer], Summary]
+
+
+def summarise_vm_list(a: Answer) -> Summary:
+    return vm_list(a.args, a.obj, a.now), a.obj
+
+
+def summarise_vm(a: Answer) -> Summary:
+    return vm(a.args, a.obj, a.now), a.obj
+
+
+def summarise_vm_created(a: Answer) -> Summary:
+    return vm_created(a.args, a.obj, a.now), a.obj
+
+
+def summarise_vm_action(a: Answer) -> Summary:
+    assert a.action is not None
+    return vm_action(a.args, a.obj, a.now, tool=a.tool, action=a.action), a.obj
+
+
+def summarise_disk_list(a: Answer) -> Summary:
+    return disk_list(a.args, a.obj, a.now, vm_names=a.vm_names), a.obj
+
+
+def summarise_disk(a: Answer) -> Summary:
+    return disk(a.args, a.obj, a.now, vm_names=a.vm_names), a.obj
+
+
+def summarise_deleted(a: Answer) -> Summary:
+    assert a.kind is not None
+    ident_ = a.args.get(a.kind.id_arg, "")
+    structured = {"accepted": True, "status": "deleting", "id": ident_, "kind": a.kind.key, "target": a.target}
+    return deleted(a.args, a.target or {"id": ident_}, a.kind), structured

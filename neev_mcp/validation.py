@@ -6,9 +6,11 @@ Draft 2020-12 with formats enforced (`uuid`, `date-time`). Every violation is re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
+
+from .text import clip
 
 if TYPE_CHECKING:  # jsonschema (+ its format checkers) is imported on the first call, not at start-up
     from jsonschema import Draft202012Validator, ValidationError
@@ -68,18 +70,16 @@ def normalise_integers(schema: Mapping[str, Any], value: Any) -> Any:
     return value
 
 
-def prose_rule_problems(tool: str, arguments: Mapping[str, Any]) -> list[str]:
-    """Rules the spec states only in prose, checked here so a doomed request is never sent.
+# -- rules the spec states only in prose: the registry attaches each to the tool whose operation states it -------
+Rule = Callable[[Mapping[str, Any]], list[str]]
 
-    createVM's `exposed_ports`: "Port 22 must not be listed; use ssh_keys for SSH access instead."
-    """
-    problems: list[str] = []
-    if tool == "create_vm":
-        for i, entry in enumerate(arguments.get("exposed_ports") or []):
-            if isinstance(entry, Mapping) and entry.get("port") == 22:
-                problems.append(f"exposed_ports[{i}].port: port 22 is reserved for SSH and must not be listed; "
-                                "pass ssh_keys for SSH access instead")
-    return problems
+
+def no_ssh_port(arguments: Mapping[str, Any]) -> list[str]:
+    """createVM's `exposed_ports`: "Port 22 must not be listed; use ssh_keys for SSH access instead."."""
+    return [f"exposed_ports[{i}].port: port 22 is reserved for SSH and must not be listed; pass ssh_keys for SSH "
+            "access instead"
+            for i, entry in enumerate(arguments.get("exposed_ports") or [])
+            if isinstance(entry, Mapping) and entry.get("port") == 22]
 
 
 MAX_PATH_PARAM = 256  # an id in a URL path; a longer one is a mistake, and would be refused as an invalid URL
@@ -103,8 +103,7 @@ def _where(error: ValidationError) -> str:
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return clip(repr(value), 60, marker="...")
 
 
 def _describe(e: ValidationError) -> str:

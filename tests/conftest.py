@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from neev_mcp.agent_tools import Limits
 from neev_mcp.config import Settings
 from neev_mcp.sandbox import DEFAULT_TOKEN, Sandbox, SimClock
 from neev_mcp.server import NeevServer, build_server
 
-pytest_plugins = ["tests._hygiene"]  # fails any test that lets the token or NEEV_MCP_SECRET out
+pytest_plugins = ["tests.support.hygiene"]  # fails any test that lets the token or NEEV_MCP_SECRET out
 
 BASE_URL = "http://sandbox.test/vm"
 ORG, PROJECT = "demo-org", "demo-project"
@@ -54,9 +55,10 @@ MakeServer = Callable[..., NeevServer]
 
 @pytest.fixture
 def make_server(sandbox: Sandbox, clock: SimClock) -> MakeServer:
-    """Build a server on the sandbox; keyword arguments override settings (e.g. read_only=True, org_id=None)."""
+    """Build a server on the sandbox; keyword arguments override settings (e.g. read_only=True, org_id=None);
+        `limits` sets the agent tools' bounds and poll timings."""
 
-    def make(**overrides: Any) -> NeevServer:
+    def make(limits: Limits | None = None, **overrides: Any) -> NeevServer:
         values: dict[str, Any] = {
             "api_token": DEFAULT_TOKEN,
             "api_base_url": BASE_URL,
@@ -67,7 +69,7 @@ def make_server(sandbox: Sandbox, clock: SimClock) -> MakeServer:
         }
         values.update(overrides)
         settings = Settings(**values)
-        return build_server(settings, http_transport=sandbox.transport(), now=clock.now)
+        return build_server(settings, http_transport=sandbox.transport(), now=clock.now, limits=limits)
 
     return make
 

@@ -27,7 +27,7 @@ from neev_mcp.errors import (
     Timeout,
     Unauthorized,
 )
-from neev_mcp.registry import spec_operations
+from neev_mcp.registry import build_registry, spec_operations
 from neev_mcp.sandbox import make_token
 from neev_mcp.spec.openapi import Operation
 
@@ -41,6 +41,9 @@ CREATE_BODY = {"name": "web-2", "region_id": "in-mum-1", "vm_config_id": "c", "p
                "root_disk": {"create_disk_request": {"name": "web-2-root", "size_gb": 40, "image_id": "ubuntu-24.04"}}}
 
 Step = httpx2.Response | type[Exception] | Callable[[httpx2.Request], Any]
+
+
+TOOLS = {t.name: t for t in build_registry()}
 
 
 def op(tool: str) -> Operation:
@@ -80,10 +83,12 @@ def status(code: int, body: Any = None, **headers: str) -> httpx2.Response:
 
 
 async def call(client: NeevClient, tool: str, body: Any = None) -> Any:
+    """Send `tool`'s operation the way the server does: with the retry class its declaration derives."""
+    declared = TOOLS[tool]
     o = op(tool)
     path = {p.name: PATH[p.name] for p in o.path_params}
     try:
-        return await client.call(o, path, None, body)
+        return await client.call(o, path, None, body, repeatable=declared.repeatable, unsure=declared.unsure)
     finally:
         await client.aclose()
 

@@ -14,12 +14,12 @@ from typing import Any, Literal
 
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult
 
 from neev_mcp.sandbox import Fault, Sandbox
 from neev_mcp.server import NeevServer
 
 from .conftest import MakeServer
+from .support import text as text_of
 
 READ_TIMEOUT = 0.1  # NEEV_READ_TIMEOUT for this suite: a `slow` fault of 2 s is a timeout
 ATTEMPTS = 3
@@ -114,9 +114,6 @@ async def mcp_client(fault_server: NeevServer) -> AsyncIterator[Client]:
     async with Client(fault_server, raise_exceptions=True) as c:
         yield c
 
-
-def text_of(result: CallToolResult) -> str:
-    return "\n".join(getattr(block, "text", "") for block in result.content)
 
 
 def hits(sb: Sandbox, case: ToolCase) -> list[Any]:

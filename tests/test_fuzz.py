@@ -28,6 +28,7 @@ from mcp.types import CallToolResult
 from neev_mcp.sandbox import Sandbox
 
 from .conftest import MakeServer
+from .support import text as text_of
 
 TOOLS = ["list_vms", "create_vm", "get_vm", "delete_vm", "start_vm", "stop_vm", "restart_vm",
          "list_root_disk_volumes", "get_root_disk_volume", "delete_root_disk_volume", "project_overview",
@@ -258,9 +259,6 @@ def schema_and_strategy(session: Session, tool: str) -> tuple[dict, st.SearchStr
         _CACHE[key] = (schema, from_schema(schema, hints_for(tool, session.sandbox)))
     return _CACHE[key]
 
-
-def text_of(result: CallToolResult) -> str:
-    return "\n".join(getattr(block, "text", "") for block in result.content)
 
 
 def schema_valid(schema: dict[str, Any], args: Any) -> bool:

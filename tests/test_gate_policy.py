@@ -11,7 +11,8 @@ from mcp import Client
 from neev_mcp.sandbox import Sandbox
 
 from .conftest import CREATE, MakeServer, vm_path
-from .gate_support import MODES, User, disk_id, events, text, upstream, vm_id
+from .support import disk_id, text, vm_id
+from .support.gate import MODES, User, events, upstream
 
 pytestmark = pytest.mark.anyio
 

@@ -21,8 +21,9 @@ from mcp.types import ElicitResult, InputRequiredResult
 from neev_mcp.sandbox import DEFAULT_TOKEN, Sandbox
 
 from .conftest import MakeServer, vm_path
-from .gate_support import User, text, upstream, vm_id
-from .http_support import free_port
+from .support import text, vm_id
+from .support.gate import User, upstream
+from .support.http import free_port
 
 pytestmark = pytest.mark.anyio
 

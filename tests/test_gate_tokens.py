@@ -10,7 +10,8 @@ from mcp import Client
 from neev_mcp.sandbox import Sandbox, SimClock
 
 from .conftest import MakeServer, vm_path
-from .gate_support import MODES, disk_id, events, text, upstream, vm_id
+from .support import disk_id, text, vm_id
+from .support.gate import MODES, events, upstream
 
 pytestmark = pytest.mark.anyio
 

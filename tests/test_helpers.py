@@ -20,15 +20,15 @@ from neev_mcp.sandbox import DEFAULT_TOKEN, Fault, Sandbox, SimClock
 from neev_mcp.server import NeevServer, build_server
 
 from .conftest import BASE_URL, ORG, PROJECT, MakeServer, api_requests, vm_path
+from .support import vm_id
 
 FAST = Limits(poll_initial=0.01, poll_factor=1.5, poll_max=0.05)
 DISKS = f"/vm/api/v1/orgs/{ORG}/projects/{PROJECT}/root_disks"
 
 
 @pytest.fixture
-def fast_server(server: NeevServer) -> NeevServer:
-    server.helper_limits = FAST
-    return server
+def fast_server(make_server: MakeServer) -> NeevServer:
+    return make_server(limits=FAST)
 
 
 @pytest.fixture
@@ -36,9 +36,6 @@ async def fast_client(fast_server: NeevServer) -> Any:
     async with Client(fast_server, raise_exceptions=True) as c:
         yield c
 
-
-def vm_id(sandbox: Sandbox, name: str) -> str:
-    return sandbox.vm_by_name(name).id
 
 
 def pages_requested(sandbox: Sandbox) -> list[tuple[str, str, str]]:
@@ -101,8 +98,7 @@ async def test_the_overview_walks_pages_with_bounded_concurrency(sandbox: Sandbo
     sandbox.seed_bulk(1000)
     counting = InFlight(sandbox.transport())
     server = build_server(Settings(api_token=DEFAULT_TOKEN, api_base_url=BASE_URL, org_id=ORG, project_id=PROJECT),
-                          http_transport=counting, now=clock.now)
-    server.helper_limits = Limits(concurrency=3)
+                          http_transport=counting, now=clock.now, limits=Limits(concurrency=3))
     async with Client(server) as c:
         result = await c.call_tool("project_overview", {})
     assert not result.is_error
@@ -111,10 +107,9 @@ async def test_the_overview_walks_pages_with_bounded_concurrency(sandbox: Sandbo
 
 
 @pytest.mark.anyio
-async def test_an_overview_stopped_by_the_page_cap_reports_it(fast_server: NeevServer, sandbox: Sandbox) -> None:
+async def test_an_overview_stopped_by_the_page_cap_reports_it(make_server: MakeServer, sandbox: Sandbox) -> None:
     sandbox.seed_bulk(250)
-    fast_server.helper_limits = Limits(max_pages=2)
-    async with Client(fast_server) as c:
+    async with Client(make_server(limits=Limits(max_pages=2))) as c:
         result = await c.call_tool("project_overview", {})
     assert pages_requested(sandbox) == sorted(
         [(vm_path(), "1", "100"), (vm_path(), "2", "100"), (DISKS, "1", "100"), (DISKS, "2", "100")])
@@ -195,8 +190,7 @@ async def test_waiting_stops_at_once_on_a_failed_vm_with_its_message(fast_client
 async def test_a_deleted_vm_is_reached_when_the_api_answers_404(
     make_server: MakeServer, sandbox: Sandbox, clock: SimClock
 ) -> None:
-    server = make_server(confirm="off")
-    server.helper_limits = FAST
+    server = make_server(confirm="off", limits=FAST)
     db = vm_id(sandbox, "db-1")
     clock.speed = 40
     async with Client(server) as c:

@@ -25,7 +25,7 @@ from neev_mcp.config import ConfigurationError, Settings
 from neev_mcp.http import resolve_policy
 from neev_mcp.sandbox import DEFAULT_TOKEN
 
-from .http_support import (
+from .support.http import (
     AUTH_TOKEN,
     SHARED_SECRET,
     VM_IDS,

@@ -18,7 +18,7 @@ from mcp.client import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ElicitRequestParams, ElicitResult
 
-from .http_support import (
+from .support.http import (
     SHARED_SECRET,
     VM_IDS,
     Proc,

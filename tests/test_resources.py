@@ -8,12 +8,10 @@ from mcp import Client, MCPError
 from neev_mcp.sandbox import DEFAULT_TOKEN, Fault
 
 from .conftest import ORG, PROJECT, MakeServer, api_requests, vm_path
+from .support import vm_id
 
 UNKNOWN_VM = "00000000-0000-4000-8000-000000000000"
 
-
-def vm_id(sandbox, name: str) -> str:
-    return next(vm_id for vm_id, vm in sandbox.vms.items() if vm.name == name)
 
 
 async def read_text(client: Client, uri: str) -> str:

@@ -9,22 +9,19 @@ from typing import Any
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
-from mcp.types import CallToolResult
 
 from neev_mcp.config import Settings
 from neev_mcp.sandbox import DEFAULT_TOKEN, Fault, Sandbox
 from neev_mcp.server import build_server
 
 from .conftest import CREATE, ORG, PROJECT, MakeServer, api_requests, vm_path
+from .support import text
 
 pytestmark = pytest.mark.anyio
 
 AUTH = f"Bearer {DEFAULT_TOKEN}"
 DISKS = f"/vm/api/v1/orgs/{ORG}/projects/{PROJECT}/root_disks"
 
-
-def text(result: CallToolResult) -> str:
-    return result.content[0].text  # type: ignore[union-attr]
 
 
 def only_request(sandbox: Sandbox) -> Any:

@@ -15,6 +15,8 @@ import pytest
 from mcp import Client
 
 from neev_mcp import overview, summaries
+from neev_mcp.kinds import VM
+from neev_mcp.registry import build_registry
 from neev_mcp.sandbox import Fault, Sandbox, SimClock
 from neev_mcp.server import NeevServer
 
@@ -24,6 +26,8 @@ SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "summaries"
 UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"
 SCOPE = {"org_id": ORG, "project_id": PROJECT}
 NOW = START
+
+TOOLS = {t.name: t for t in build_registry()}
 
 
 def check_snapshot(name: str, text: str) -> None:
@@ -159,12 +163,12 @@ def test_actions_say_what_was_requested_and_how_to_await_the_end_state(
     tool: str, status: str, message: str | None, case: str
 ) -> None:
     data = {**by_name(seeded(), "web-1"), "status": status, "message": message}
-    check_snapshot(f"action_{case}", summaries.vm_action(SCOPE, data, NOW, tool=tool))
+    check_snapshot(f"action_{case}", summaries.vm_action(SCOPE, data, NOW, tool=tool, action=TOOLS[tool].action))
 
 
 def test_an_action_in_progress_points_at_wait_for_vm_with_the_right_target() -> None:
     data = {**by_name(seeded(), "web-1"), "status": "stopping", "message": None}
-    assert summaries.vm_action(SCOPE, data, NOW, tool="stop_vm").endswith(
+    assert summaries.vm_action(SCOPE, data, NOW, tool="stop_vm", action=TOOLS["stop_vm"].action).endswith(
         f"Next: wait_for_vm vm_id={data['id']} target_status=stopped.")
 
 
@@ -172,12 +176,12 @@ def test_an_action_in_progress_points_at_wait_for_vm_with_the_right_target() -> 
 @pytest.mark.parametrize("name", ["web-1", "api-staging"])
 def test_a_vm_deletion_says_what_happens_to_its_root_disk(name: str) -> None:
     target = by_name(seeded(), name)
-    check_snapshot(f"deleted_{name}", summaries.deleted({**SCOPE, "vm_id": target["id"]}, target, "vm"))
+    check_snapshot(f"deleted_{name}", summaries.deleted({**SCOPE, "vm_id": target["id"]}, target, VM))
 
 
 def test_a_deletion_without_a_preview_still_names_the_id_and_the_way_to_confirm() -> None:
     vm_id = by_name(seeded(), "db-1")["id"]
-    assert summaries.deleted({"vm_id": vm_id}, None, "vm") == (
+    assert summaries.deleted({"vm_id": vm_id}, None, VM) == (
         f"Deletion of VM {vm_id} accepted; it is now 'deleting'. Confirm it is gone with wait_for_vm vm_id={vm_id} "
         "target_status=deleted.")
 
@@ -301,7 +305,7 @@ async def test_an_ungated_delete_names_the_vm_id_and_how_to_confirm(make_server:
     vm_id = by_name(sandbox, "db-1")["id"]
     async with Client(server) as c:
         result = await c.call_tool("delete_vm", {"vm_id": vm_id})
-    assert result.content[0].text == summaries.deleted({"vm_id": vm_id}, None, "vm")
+    assert result.content[0].text == summaries.deleted({"vm_id": vm_id}, None, VM)
     assert result.structured_content == {"accepted": True, "status": "deleting", "id": vm_id, "kind": "vm",
                                          "target": None}
 

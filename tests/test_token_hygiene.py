@@ -1,6 +1,6 @@
 """The token never leaks, and an expired one is named as such (at start-up and on 401).
 
-The suite-wide scan lives in tests/_hygiene.py (every MCP result, log record and captured output of every test);
+The suite-wide scan lives in tests/support/hygiene.py (every MCP result, log record and captured output of every test);
 these tests prove that scan can fail, and push the token through the paths most likely to leak it.
 """
 
@@ -21,16 +21,14 @@ from neev_mcp.cli import announce
 from neev_mcp.config import Settings
 from neev_mcp.sandbox import DEFAULT_TOKEN, Fault, Sandbox, make_token
 
-from . import _hygiene
 from .conftest import MakeServer
+from .support import hygiene as _hygiene
+from .support import text as text_of
 
 EXPIRED = make_token(sub="hygiene-expired", exp=1767225600)  # 2026-01-01T00:00:00Z
 _hygiene.watch(EXPIRED, "the expired test token")
 REPO = Path(__file__).resolve().parent.parent
 
-
-def text_of(result: object) -> str:
-    return "\n".join(getattr(block, "text", "") for block in getattr(result, "content", []))
 
 
 def test_the_suite_wide_scan_fails_a_leaking_test_and_never_prints_the_value(tmp_path: Path) -> None:
@@ -48,7 +46,7 @@ def test_the_suite_wide_scan_fails_a_leaking_test_and_never_prints_the_value(tmp
             print("nothing to see")
     """))
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "tests._hygiene", "-p", "no:cacheprovider", "-o",
+        [sys.executable, "-m", "pytest", "-q", "-p", "tests.support.hygiene", "-p", "no:cacheprovider", "-o",
          "addopts=", str(tmp_path / "test_leak.py")],
         cwd=REPO, capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)},
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..config import ConfigurationError
+from ..text import utc_stamp
 
 log = logging.getLogger("neev_mcp.audit")
 
@@ -56,7 +57,7 @@ class AuditLog:
         reason: str | None = None,
     ) -> None:
         entry = {
-            "time": self._now().astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+            "time": utc_stamp(self._now()),
             "event": event,
             "tool": tool,
             "target_id": target_id,

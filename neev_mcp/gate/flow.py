@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp import MCPError
 from mcp.shared.exceptions import NoBackChannelError
@@ -37,14 +37,18 @@ from mcp_types.version import is_version_at_least
 
 from ..config import Settings
 from ..errors import NeevError, NotFound
-from ..registry import CONFIRMATION_ARG, ToolDef
+from ..kinds import CONFIRMATION_ARG, scope_label
+from ..text import clip, utc_stamp
 from .audit import AuditLog, Channel, Event
-from .previews import CONFIRM_FIELD, Preview, confirmation_form, create_preview, disk_preview, impossible, vm_preview
+from .previews import CONFIRM_FIELD, Preview, confirmation_form, create_preview, impossible, preview_for, shell
 from .tokens import Binding, Purpose, ReplayGuard, TokenRejected, TokenSigner, Verified
+
+if TYPE_CHECKING:
+    from ..registry import ToolDef
 
 log = logging.getLogger("neev_mcp.gate")
 
-MODERN = "2026-07-28"
+INPUT_REQUIRED_VERSION = "2026-07-28"  # the protocol that asks the user by returning input_required
 INPUT_KEY = "confirm"
 FetchTarget = Callable[[], Awaitable[dict[str, Any]]]
 Execute = Callable[[dict[str, Any] | None], Awaitable[CallToolResult]]
@@ -56,11 +60,12 @@ def derive_key(secret: bytes, purpose: str) -> bytes:
 
 
 class Refusal(Exception):
-    """Stops a gated call; becomes an `isError` result saying what was not done and why."""
+    """Stops a gated call; becomes an `isError` result saying what was not done (`preview.not_done(why)`)."""
 
-    def __init__(self, event: Event, text: str, preview: Preview | None, reason: str, channel: Channel = "none"):
-        super().__init__(text)
-        self.event, self.text, self.preview, self.reason, self.channel = event, text, preview, reason, channel
+    def __init__(self, event: Event, *, preview: Preview, why: str, reason: str, channel: Channel = "none") -> None:
+        self.text = preview.not_done(why)
+        super().__init__(self.text)
+        self.event, self.preview, self.reason, self.channel = event, preview, reason, channel
 
 
 class Gate:
@@ -97,30 +102,27 @@ class Gate:
     async def _preview(
         self, tool: ToolDef, args: dict[str, Any], fetch_target: FetchTarget
     ) -> tuple[Preview, dict[str, Any] | None]:
-        if tool.target is None:  # create_vm under NEEV_CONFIRM=mutating: the preview is the requested spec
-            return create_preview(tool.name, args), None
+        if tool.kind is None:  # create_vm under NEEV_CONFIRM=mutating: the preview is the requested spec
+            return create_preview(tool, args), None
         target = await self._fetch(tool, args, fetch_target)
         _check_identity(tool, args, target)
-        preview = vm_preview(tool.name, target) if tool.target == "vm_id" else disk_preview(tool.name, target)
-        blocked = impossible(preview, target)
+        preview = preview_for(tool, target)
+        blocked = impossible(tool, preview, target)
         if blocked:
-            raise Refusal("refused", preview.not_done(blocked[1]), preview, blocked[0])
+            raise Refusal("refused", preview=preview, why=blocked[1], reason=blocked[0])
         return preview, target
 
     async def _fetch(self, tool: ToolDef, args: dict[str, Any], fetch_target: FetchTarget) -> dict[str, Any]:
-        kind = "VM" if tool.target == "vm_id" else "root disk"
-        ident = str(args.get(tool.target or "", ""))
-        shell = Preview(tool.name, kind, ident, ident, "")
-        lister = "list_vms" if kind == "VM" else "list_root_disk_volumes"
+        assert tool.kind is not None
+        unread = shell(tool, str(args.get(tool.kind.id_arg, "")))
         try:
             return await fetch_target()
         except NotFound:
-            why = (f"it does not exist in project {args.get('org_id')}/{args.get('project_id')} (HTTP 404). "
-                   f"Take ids from {lister}.")
-            raise Refusal("refused", shell.not_done(why), shell, "not found") from None
+            why = f"it does not exist in project {scope_label(args)} (HTTP 404). Take ids from {tool.kind.lister}."
+            raise Refusal("refused", preview=unread, why=why, reason="not found") from None
         except NeevError as exc:
             why = f"its current state could not be read, so nothing was done. {exc.message}"
-            raise Refusal("refused", shell.not_done(why), shell, type(exc).__name__) from None
+            raise Refusal("refused", preview=unread, why=why, reason=type(exc).__name__) from None
 
     # -- asking ------------------------------------------------------------------------------------------------------
     async def _ask(
@@ -129,7 +131,7 @@ class Gate:
     ) -> CallToolResult | InputRequiredResult:
         message, schema = confirmation_form(preview)
         if _can_elicit(context):
-            if is_version_at_least(context.protocol_version or "", MODERN):
+            if is_version_at_least(context.protocol_version or "", INPUT_REQUIRED_VERSION):
                 # No back-channel on 2026-07-28: the client asks the user and retries with the answer. Our state is a
                 # signed binding (tool, arguments, target, expiry); the SDK seals it again with the shared key.
                 state, _ = self.signer.mint(binding, "elicit")
@@ -147,15 +149,15 @@ class Gate:
                         # that is not consent, and must not degrade into a token the agent could redeem alone.
                         why = (f"the confirmation dialog failed ({exc.message}). Nothing was done; ask the user "
                                "again if they still want it.")
-                        raise Refusal("cancelled", preview.not_done(why), preview, "elicitation error",
-                                      "elicitation") from None
+                        raise Refusal("cancelled", preview=preview, why=why, reason="elicitation error",
+                                      channel="elicitation") from None
                     # e.g. stateless HTTP: elicitation declared, but there is no way to ask mid-call
                     log.info("no back-channel to ask the user for %s; using fallback=%s", tool.name,
                              self.settings.confirm_fallback)
                 else:
                     if (self._now() - asked_at).total_seconds() > self.settings.confirm_ttl:
                         why = f"the answer came after the {self.settings.confirm_ttl:.0f} s confirmation window."
-                        raise Refusal("expired", preview.not_done(why), preview, "late answer", "elicitation")
+                        raise Refusal("expired", preview=preview, why=why, reason="late answer", channel="elicitation")
                     self._check_answer(answer, preview, "elicitation")
                     self._record("confirmed", preview, "elicitation")
                     # The user may have taken minutes: read the target again right before acting on it.
@@ -171,20 +173,20 @@ class Gate:
     def _check_answer(self, answer: ElicitResult | None, preview: Preview, channel: Channel) -> None:
         action = answer.action if isinstance(answer, ElicitResult) else "cancel"
         if action == "decline":
-            raise Refusal("declined", preview.not_done("the user declined. Do not retry unless the user asks again."),
-                          preview, "declined", channel)
+            raise Refusal("declined", preview=preview, why="the user declined. Do not retry unless the user asks "
+                          "again.", reason="declined", channel=channel)
         if action != "accept":
-            raise Refusal("cancelled", preview.not_done("the user cancelled the confirmation. Do not retry unless "
-                                                        "the user asks again."), preview, "cancelled", channel)
+            raise Refusal("cancelled", preview=preview, why="the user cancelled the confirmation. Do not retry unless "
+                          "the user asks again.", reason="cancelled", channel=channel)
         assert answer is not None
         typed = str((answer.content or {}).get(CONFIRM_FIELD, "")).strip()
         if not preview.name.strip():  # nothing to type means nothing was confirmed
-            raise Refusal("invalid", preview.not_done("the resource has no name to confirm against."), preview,
-                          "empty name", channel)
+            raise Refusal("invalid", preview=preview, why="the resource has no name to confirm against.",
+                          reason="empty name", channel=channel)
         if not hmac.compare_digest(typed.encode(), preview.name.encode()):
-            shown = typed if len(typed) <= 60 else typed[:57] + "..."
+            shown = clip(typed, 60, marker="...")
             why = f"the name typed ({shown!r}) does not match {preview.name!r}, so the confirmation does not count."
-            raise Refusal("invalid", preview.not_done(why), preview, "name mismatch", channel)
+            raise Refusal("invalid", preview=preview, why=why, reason="name mismatch", channel=channel)
 
     async def _recheck(
         self, tool: ToolDef, args: dict[str, Any], preview: Preview, fetch_target: FetchTarget
@@ -196,7 +198,7 @@ class Gate:
         if (fresh.target_id, fresh.name) != (preview.target_id, preview.name):
             why = (f"it is no longer the {preview.kind} the user confirmed (now {fresh.label}). Nothing was done; "
                    "ask again.")
-            raise Refusal("refused", preview.not_done(why), preview, "target changed")
+            raise Refusal("refused", preview=preview, why=why, reason="target changed")
         return target
 
     # -- tokens ------------------------------------------------------------------------------------------------------
@@ -205,25 +207,25 @@ class Gate:
             return self.signer.verify(str(token), binding, purpose)
         except TokenRejected as exc:
             if exc.failure == "expired":
-                when = exc.expired_at.strftime("%Y-%m-%dT%H:%M:%SZ") if exc.expired_at else "earlier"
+                when = utc_stamp(exc.expired_at) if exc.expired_at else "earlier"
                 why = (f"the confirmation expired at {when}. Call {preview.tool} again without confirmation_token "
                        "for a fresh preview and ask the user again.")
-                raise Refusal("expired", preview.not_done(why), preview, "expired", channel) from None
+                raise Refusal("expired", preview=preview, why=why, reason="expired", channel=channel) from None
             if purpose == "elicit":
                 why = (f"the {preview.kind} is no longer the one the user confirmed (its id or name changed). "
                        "Nothing was done; ask again.")
-                raise Refusal("refused", preview.not_done(why), preview, "target changed", channel) from None
+                raise Refusal("refused", preview=preview, why=why, reason="target changed", channel=channel) from None
             why = (f"confirmation_token is not valid for this call: it is malformed, forged, or was issued for "
                    f"another {preview.kind}, other arguments or another tool. Call {preview.tool} again without "
                    "confirmation_token for a fresh preview, show it to the user, and use the token it returns.")
-            raise Refusal("invalid", preview.not_done(why), preview, exc.failure, channel) from None
+            raise Refusal("invalid", preview=preview, why=why, reason=exc.failure, channel=channel) from None
 
     def _deny(self, preview: Preview, cause: str) -> Refusal:
         why = (f"{cause}. This server requires confirmation by the user (NEEV_CONFIRM={self.settings.confirm}, "
                "NEEV_CONFIRM_FALLBACK=deny). To enable it: use an MCP client that supports elicitation "
                "(form mode), or set NEEV_CONFIRM_FALLBACK=token so the server returns a preview and a one-time "
                "confirmation token the agent passes back after the user approves.")
-        return Refusal("refused", preview.not_done(why), preview, "fallback=deny")
+        return Refusal("refused", preview=preview, why=why, reason="fallback=deny")
 
     # -- execution ---------------------------------------------------------------------------------------------------
     async def _execute(
@@ -234,7 +236,7 @@ class Gate:
         if verified is not None and not self.replays.claim(verified):
             why = (f"this confirmation has already been used. Each confirmation runs once; call {preview.tool} "
                    "again without confirmation_token if the user wants it done again.")
-            raise Refusal("invalid", preview.not_done(why), preview, "replayed", channel)
+            raise Refusal("invalid", preview=preview, why=why, reason="replayed", channel=channel)
         try:
             result = await execute(target)
         except NeevError as exc:
@@ -267,14 +269,13 @@ class Gate:
 
 def _check_identity(tool: ToolDef, args: dict[str, Any], target: dict[str, Any]) -> None:
     """Fail closed unless the API described exactly the resource the call names, with a name to confirm against."""
-    kind = "VM" if tool.target == "vm_id" else "root disk"
-    wanted = str(args.get(tool.target or "", ""))
+    assert tool.kind is not None
+    wanted = str(args.get(tool.kind.id_arg, ""))
     got_id, got_name = str(target.get("id") or ""), str(target.get("name") or "").strip()
     if got_id.lower() != wanted.lower() or not got_name:
-        shell = Preview(tool.name, kind, wanted, wanted, "")
         why = (f"NeevCloud described {'another' if got_id else 'an unidentified'} resource ({got_id or 'no id'}) "
                f"when asked for {wanted}, so nothing was done. Try again later.")
-        raise Refusal("refused", shell.not_done(why), shell, "target mismatch")
+        raise Refusal("refused", preview=shell(tool, wanted), why=why, reason="target mismatch")
 
 
 def _no_back_channel(exc: MCPError) -> bool:
@@ -295,7 +296,7 @@ def _answer(context: Any) -> ElicitResult | None:
 def _token_preview(
     tool: ToolDef, preview: Preview, token: str, expires: dt.datetime, ttl: float
 ) -> CallToolResult:
-    when = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = utc_stamp(expires)
     text = (
         f"{preview.text}\n\nNot {preview.past} yet: this needs the user's confirmation. Show the preview above to the "
         f"user and ask whether to {preview.verb} {preview.kind} {preview.name}. Only if they agree, call {tool.name} "

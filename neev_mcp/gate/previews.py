@@ -7,24 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# tool → (verb, past participle)
-VERBS: dict[str, tuple[str, str]] = {
-    "delete_vm": ("delete", "deleted"),
-    "delete_root_disk_volume": ("delete", "deleted"),
-    "create_vm": ("create", "created"),
-    "start_vm": ("start", "started"),
-    "stop_vm": ("stop", "stopped"),
-    "restart_vm": ("restart", "restarted"),
-}
+from ..kinds import ROOT_DISK, VM, Action, Kind
 
-_CONSEQUENCE = {
-    "start_vm": "It boots; a running VM accrues charges on hourly plans.",
-    "stop_vm": "It shuts down: running processes stop and unsaved in-memory state is lost.",
-    "restart_vm": "It reboots: running processes are interrupted.",
-}
+if TYPE_CHECKING:
+    from ..registry import ToolDef
 
+_CHANGE = Action("change", "changed")
 CONFIRM_FIELD = "confirm_name"
 
 
@@ -38,6 +28,7 @@ class Preview:
     name: str  # what the user types to confirm
     text: str
     facts: dict[str, Any] = field(default_factory=dict)
+    action: Action = _CHANGE
 
     @property
     def label(self) -> str:
@@ -46,53 +37,74 @@ class Preview:
 
     @property
     def verb(self) -> str:
-        return VERBS.get(self.tool, ("change", "changed"))[0]
+        return self.action.verb
 
     @property
     def past(self) -> str:
-        return VERBS.get(self.tool, ("change", "changed"))[1]
+        return self.action.past
 
     def not_done(self, why: str) -> str:
         """The sentence every refusal starts with: '<label> was not <past>: <why>'."""
         return f"{self.label} was not {self.past}: {why}"
 
 
-def vm_preview(tool: str, vm: Mapping[str, Any]) -> Preview:
+def shell(tool: ToolDef, ident: str) -> Preview:
+    """The preview of a target that could not be read: enough to say what was not done."""
+    return Preview(tool.name, _kind(tool).label, ident, ident, "", action=tool.action or _CHANGE)
+
+
+def preview_for(tool: ToolDef, target: Mapping[str, Any]) -> Preview:
+    """The preview of a gated call on an existing resource, as read just now."""
+    return (vm_preview if tool.kind is VM else disk_preview)(tool, target)
+
+
+def _kind(tool: ToolDef) -> Kind:
+    return tool.kind or VM  # a tool without a target creates a VM
+
+
+def vm_preview(tool: ToolDef, vm: Mapping[str, Any]) -> Preview:
     ident, name = str(vm.get("id") or ""), str(vm.get("name") or vm.get("id") or "")
     status, ip = vm.get("status") or "unknown", vm.get("public_ip") or "no public IP"
-    verb = VERBS.get(tool, ("change", ""))[0]
-    lines = [f"{verb.capitalize()} VM {name} ({ident}): status {status}, public IP {ip}."]
+    action = tool.action or _CHANGE
+    lines = [f"{action.verb.capitalize()} VM {name} ({ident}): status {status}, public IP {ip}."]
+    facts: dict[str, Any] = {"id": ident, "name": name, "status": status, "public_ip": vm.get("public_ip")}
+    if tool.hints.destructive:
+        lines += _vm_deletion(vm, facts)
+    else:
+        lines.append(action.consequence)
+    return Preview(tool.name, VM.label, ident, name, " ".join(x for x in lines if x), facts, action)
+
+
+def _vm_deletion(vm: Mapping[str, Any], facts: dict[str, Any]) -> list[str]:
+    """What deleting this VM takes with it (fills `facts` with the same)."""
+    lines: list[str] = []
     disk = vm.get("root_disk") or {}
     data_disks = vm.get("data_disks") or []
-    facts: dict[str, Any] = {"id": ident, "name": name, "status": status, "public_ip": vm.get("public_ip")}
-    if tool == "delete_vm":
-        delete_disk = bool(vm.get("delete_root_disk"))
-        facts["root_disk_fate"] = "deleted" if delete_disk else "detached_and_kept"
-        if disk:
-            disk_label = f"{disk.get('name')} ({disk.get('id')}, {disk.get('size_gb')} GB)"
-            facts["root_disk"] = {k: disk.get(k) for k in ("id", "name", "size_gb")}
-            if delete_disk:
-                lines.append(f"Its root disk {disk_label} is DELETED with it (delete_root_disk=true): its data is "
-                             "lost.")
-            else:
-                lines.append(f"Its root disk {disk_label} is detached and kept (delete_root_disk=false); it stays "
-                             "in list_root_disk_volumes until deleted separately.")
+    delete_disk = bool(vm.get("delete_root_disk"))
+    facts["root_disk_fate"] = "deleted" if delete_disk else "detached_and_kept"
+    if disk:
+        disk_label = f"{disk.get('name')} ({disk.get('id')}, {disk.get('size_gb')} GB)"
+        facts["root_disk"] = {k: disk.get(k) for k in ("id", "name", "size_gb")}
+        if delete_disk:
+            lines.append(f"Its root disk {disk_label} is DELETED with it (delete_root_disk=true): its data is "
+                         "lost.")
         else:
-            lines.append("It has no root disk on record.")
-        facts["data_disks"] = [{k: d.get(k) for k in ("id", "name", "size_gb")} for d in data_disks]
-        if data_disks:
-            listed = ", ".join(f"{d.get('name')} ({d.get('size_gb')} GB)" for d in data_disks)
-            lines.append(f"Data disks attached: {listed}. delete_root_disk does not cover them and NeevCloud does "
-                         "not document whether they are kept: make sure nothing on them is needed.")
-        else:
-            lines.append("No data disks are attached.")
-        lines.append("The VM and its public IP are released. This cannot be undone.")
+            lines.append(f"Its root disk {disk_label} is detached and kept (delete_root_disk=false); it stays "
+                         "in list_root_disk_volumes until deleted separately.")
     else:
-        lines.append(_CONSEQUENCE.get(tool, ""))
-    return Preview(tool, "VM", ident, name, " ".join(x for x in lines if x), facts)
+        lines.append("It has no root disk on record.")
+    facts["data_disks"] = [{k: d.get(k) for k in ("id", "name", "size_gb")} for d in data_disks]
+    if data_disks:
+        listed = ", ".join(f"{d.get('name')} ({d.get('size_gb')} GB)" for d in data_disks)
+        lines.append(f"Data disks attached: {listed}. delete_root_disk does not cover them and NeevCloud does "
+                     "not document whether they are kept: make sure nothing on them is needed.")
+    else:
+        lines.append("No data disks are attached.")
+    lines.append("The VM and its public IP are released. This cannot be undone.")
+    return lines
 
 
-def disk_preview(tool: str, disk: Mapping[str, Any]) -> Preview:
+def disk_preview(tool: ToolDef, disk: Mapping[str, Any]) -> Preview:
     ident, name = str(disk.get("id") or ""), str(disk.get("name") or disk.get("id") or "")
     attached = bool(disk.get("is_attached"))
     vm_name = disk.get("vm_name")
@@ -103,10 +115,10 @@ def disk_preview(tool: str, disk: Mapping[str, Any]) -> Preview:
             "This cannot be undone.")
     facts = {"id": ident, "name": name, "size_gb": disk.get("size_gb"), "status": disk.get("status"),
              "is_attached": attached, "vm_id": disk.get("vm_id")}
-    return Preview(tool, "root disk", ident, name, text, facts)
+    return Preview(tool.name, ROOT_DISK.label, ident, name, text, facts, tool.action or _CHANGE)
 
 
-def create_preview(tool: str, args: Mapping[str, Any]) -> Preview:
+def create_preview(tool: ToolDef, args: Mapping[str, Any]) -> Preview:
     """For create_vm there is nothing to fetch: the preview is the requested spec."""
     name = str(args.get("name") or "")
     root = args.get("root_disk") or {}
@@ -137,18 +149,18 @@ def create_preview(tool: str, args: Mapping[str, Any]) -> Preview:
     parts.append("It starts accruing charges once it is running.")
     facts = {"name": name, "region_id": args.get("region_id"), "vm_config_id": args.get("vm_config_id"),
              "plan_id": args.get("plan_id")}
-    return Preview(tool, "VM", None, name, " ".join(parts), facts)
+    return Preview(tool.name, VM.label, None, name, " ".join(parts), facts, tool.action or _CHANGE)
 
 
-def impossible(preview: Preview, target: Mapping[str, Any]) -> tuple[str, str] | None:
+def impossible(tool: ToolDef, preview: Preview, target: Mapping[str, Any]) -> tuple[str, str] | None:
     """(short code, explanation) when the call cannot succeed whatever the user answers; asked before any round."""
     status = target.get("status")
     if status == "deleting":
-        follow = " Follow it with wait_for_vm target_status=deleted." if preview.kind == "VM" else ""
+        follow = " Follow it with wait_for_vm target_status=deleted." if tool.kind is VM else ""
         return "already deleting", f"it is already being deleted (status 'deleting').{follow}"
     if status == "deleted":
         return "already deleted", "it has already been deleted."
-    if preview.tool == "delete_root_disk_volume" and target.get("is_attached"):
+    if tool.kind is ROOT_DISK and tool.hints.destructive and target.get("is_attached"):
         vm = target.get("vm_name")
         who = f"{vm} ({target.get('vm_id')})" if vm else f"({target.get('vm_id')})"
         return "attached to a VM", (

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..registry import CONFIRMATION_ARG
+from ..kinds import CONFIRMATION_ARG
 
 VERSION = "c1"
 MAC_BYTES = 16  # HMAC-SHA256 truncated to 128 bits (RFC 2104 §5 allows truncation to half the output)

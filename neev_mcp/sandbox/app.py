@@ -75,19 +75,18 @@ class ApiApp:
         headers = {k.lower(): v for k, v in request.headers.items()}
         query = dict(request.query_params)
 
-        fault = self.sb._faults.take(method, sub)
+        fault = self.sb.take_fault(method, sub)
         if fault and fault.kind == "slow" and fault.when == "before":
             await anyio.sleep(fault.delay)
         reply: api.Reply | None = None
         if fault is None or fault.when == "after" or fault.kind in _REACHES_SERVICE_BEFORE:
-            with self.sb._lock:
-                reply = api.handle(self.sb.state, self.sb.token, api.Call(method, sub, query, raw), headers)
+            reply = self.sb.handle(api.Call(method, sub, query, raw), headers)
         if fault and fault.kind == "slow" and fault.when == "after":
             await anyio.sleep(fault.delay)
 
         status, body, out_headers = _render(reply, fault)
         dropped = fault is not None and fault.kind == "drop"
-        number = self.sb._record(RecordedRequest(
+        number = self.sb.record(RecordedRequest(
             method=method, path=full_path, query=query, body=parse_body(raw), headers=headers,
             status=0 if dropped else status, fault=fault.kind if fault else None,
         ))

@@ -12,6 +12,7 @@ import threading
 
 from starlette.applications import Starlette
 
+from . import api
 from .app import build_app
 from .clock import SimClock
 from .faults import Fault, FaultBook, parse_faults
@@ -105,7 +106,7 @@ class Sandbox:
         with self._lock:
             self._requests.clear()
 
-    def _record(self, entry: RecordedRequest) -> int:
+    def record(self, entry: RecordedRequest) -> int:
         """Append to the log; returns the 1-based request number (used for x-request-id)."""
         with self._lock:
             self._requests.append(entry)
@@ -118,6 +119,15 @@ class Sandbox:
 
     def clear_faults(self) -> None:
         self._faults.clear()
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        """The fault to inject into this request, if one is queued for it (its count goes down by one)."""
+        return self._faults.take(method, path)
+
+    def handle(self, call: api.Call, headers: dict[str, str]) -> api.Reply:
+        """Answer one API call against the state, atomically."""
+        with self._lock:
+            return api.handle(self.state, self.token, call, headers)
 
     @property
     def faults(self) -> list[Fault]:

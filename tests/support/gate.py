@@ -1,4 +1,4 @@
-"""Small helpers shared by the test_gate_*.py files: seed ids, elicitation callbacks, upstream DELETE counts."""
+"""Shared by the test_gate_*.py files: protocol modes, elicitation callbacks, upstream request paths, audit lines."""
 
 from __future__ import annotations
 
@@ -7,30 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from mcp.client import ClientRequestContext
-from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
+from mcp.types import ElicitRequestParams, ElicitResult
 
 from neev_mcp.sandbox import Sandbox
 
 MODES = ("legacy", "auto")  # handshake era (2025-11-25) and the modern 2026-07-28 envelope
 
 
-def vm_id(sandbox: Sandbox, name: str) -> str:
-    return next(v.id for v in sandbox.vms.values() if v.name == name)
-
-
-def disk_id(sandbox: Sandbox, name: str) -> str:
-    return next(d.id for d in sandbox.root_disks.values() if d.name == name)
-
-
 def upstream(sandbox: Sandbox, method: str) -> list[str]:
     """Paths of the upstream requests with this HTTP method, in order."""
     return [r.path for r in sandbox.requests if r.method == method]
-
-
-def text(result: CallToolResult) -> str:
-    block = result.content[0]
-    assert block.type == "text"
-    return block.text
 
 
 class User:

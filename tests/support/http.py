@@ -114,7 +114,7 @@ def spawn_server(sandbox: Proc, *flags: str, **env: str) -> Proc:
     return spawn("server", ["-m", "neev_mcp", "--transport", "http", "--port", str(port), *flags], values, port)
 
 
-def wait_ready(*procs: Proc, timeout: float = 15.0) -> None:
+def wait_ready(*procs: Proc, timeout: float = 60.0) -> None:  # generous: CI machines are shared
     """Poll each process's health endpoint until it answers 200; fail with its stderr if it dies or hangs."""
     deadline = time.monotonic() + timeout
     for proc in procs:
