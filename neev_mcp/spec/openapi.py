@@ -19,7 +19,7 @@ from typing import Any, Literal
 from .compact import compact, restates_name
 
 SPEC_RESOURCE = "neevcloud-vm-openapi.json"
-HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+HTTP_METHODS = ("get", "head", "post", "put", "patch", "delete")
 
 Location = Literal["path", "query", "body"]
 
@@ -130,7 +130,10 @@ def resolve(schema: Any, spec: Mapping[str, Any], _seen: tuple[str, ...] = ()) -
             raise ValueError(f"recursive $ref {ref!r} cannot be inlined")
         target: Any = spec
         for part in ref[2:].split("/"):
-            target = target[part.replace("~1", "/").replace("~0", "~")]
+            key = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(target, Mapping) or key not in target:
+                raise ValueError(f"$ref {ref!r} points at nothing in the document")
+            target = target[key]
         siblings = {k: v for k, v in schema.items() if k != "$ref"}
         # No copy needed: resolve() builds new containers all the way down and never mutates what it reads.
         return {**resolve(target, spec, (*_seen, ref)), **resolve(siblings, spec, _seen)}
@@ -141,37 +144,55 @@ def resolve(schema: Any, spec: Mapping[str, Any], _seen: tuple[str, ...] = ()) -
         out = {**inner, **{k: v for k, v in out.items() if k != "allOf"}}
     if out.pop("nullable", False) is True and isinstance(out.get("type"), str):
         out["type"] = [out["type"], "null"]
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        # OpenAPI 3.0's boolean modifier of minimum/maximum is a number of its own in 3.1 and Draft 2020-12
+        if isinstance(out.get(exclusive), bool):
+            flag = out.pop(exclusive)
+            if flag and bound in out:
+                out[exclusive] = out.pop(bound)
     return out
 
 
 def parse_operations(spec: Mapping[str, Any]) -> list[Operation]:
-    """Every operation of the spec, in document order."""
-    operations: list[Operation] = []
-    for path, item in spec.get("paths", {}).items():
+    """Every operation of the spec, in document order; the first one that cannot be read raises `ValueError`."""
+    return [parse_operation(spec, path, method) for path, method in operation_locations(spec)]
+
+
+def operation_locations(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(path, lower-case method) of every operation, in document order."""
+    return [(path, method) for path, item in spec.get("paths", {}).items() if isinstance(item, Mapping)
+            for method in HTTP_METHODS if method in item]
+
+
+def parse_operation(spec: Mapping[str, Any], path: str, method: str) -> Operation:
+    """One operation as the spec defines it; `ValueError` saying why when it cannot become a tool."""
+    item = spec["paths"][path]
+    raw = item[method]
+    if not isinstance(raw, Mapping):
+        raise ValueError("is not an object")
+    if not isinstance(raw.get("operationId"), str) or not raw["operationId"].strip():
+        raise ValueError("has no operationId (tools are named after operationIds)")
+    try:
         shared = item.get("parameters", [])
-        for method in HTTP_METHODS:
-            raw = item.get(method)
-            if raw is None:
-                continue
-            params = tuple(_parameter(p, spec) for p in [*shared, *raw.get("parameters", [])])
-            body_schema, body_required = _body(raw.get("requestBody"), spec)
-            responses = {
-                status: _response_schema(resp, spec) for status, resp in raw.get("responses", {}).items()
-            }
-            operations.append(
-                Operation(
-                    operation_id=raw["operationId"],
-                    method=method.upper(),
-                    path=path,
-                    summary=raw.get("summary", "").strip(),
-                    description=raw.get("description", "").strip(),
-                    parameters=params,
-                    body_schema=body_schema,
-                    body_required=body_required,
-                    responses=responses,
-                )
-            )
-    return operations
+        # an operation's own parameter overrides a path-level one of the same name and location
+        declared = {(p.name, p.location): p for p in
+                    (_parameter(r, spec) for r in [*shared, *raw.get("parameters", [])]) if p is not None}
+        params = tuple(declared.values())
+        body_schema, body_required = _body(raw.get("requestBody"), spec)
+        responses = {status: _response_schema(resp, spec) for status, resp in raw.get("responses", {}).items()}
+    except (KeyError, TypeError, AttributeError) as exc:  # a dangling $ref or a malformed object
+        raise ValueError(f"cannot be read ({type(exc).__name__}: {exc})") from None
+    return Operation(
+        operation_id=raw["operationId"],
+        method=method.upper(),
+        path=path,
+        summary=str(raw.get("summary", "")).strip(),
+        description=str(raw.get("description", "")).strip(),
+        parameters=params,
+        body_schema=body_schema,
+        body_required=body_required,
+        responses=responses,
+    )
 
 
 def input_schema(op: Operation, optional: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -217,11 +238,15 @@ def _closed(schema: Any) -> Any:
     return out
 
 
-def _parameter(raw: Mapping[str, Any], spec: Mapping[str, Any]) -> Parameter:
+def _parameter(raw: Mapping[str, Any], spec: Mapping[str, Any]) -> Parameter | None:
+    """A path or query parameter; None for an optional header or cookie (a tool cannot set one; the API's default
+    applies), `ValueError` for a required one."""
     raw = resolve(raw, spec)
     location = raw["in"]
     if location not in ("path", "query"):
-        raise ValueError(f"unsupported parameter location {location!r} for {raw.get('name')!r}")
+        if not raw.get("required"):
+            return None
+        raise ValueError(f"needs the {location} parameter {raw.get('name')!r}, which a tool cannot send")
     return Parameter(
         name=raw["name"],
         location=location,
