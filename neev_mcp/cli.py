@@ -18,7 +18,8 @@ def _server_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="neev-mcp",
         description="MCP server for NeevCloud VMs. Subcommands: 'demo' (scripted session on the sandbox), "
-        "'sandbox' (serve the simulated NeevCloud API over HTTP).",
+        "'sandbox' (serve the simulated NeevCloud API over HTTP), 'spec check [FILE|URL]' (what a newer spec would "
+        "change).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="""environment:
   NEEV_API_TOKEN           NeevCloud bearer JWT (required unless --sandbox; never logged)
@@ -28,6 +29,7 @@ def _server_parser() -> argparse.ArgumentParser:
   NEEV_CONFIRM_FALLBACK    token (default) | deny, for clients without elicitation
   NEEV_MCP_SECRET          signs confirmation tokens; the same on every replica (>= 32 chars)
   NEEV_READ_ONLY           1 = only read-only tools
+  NEEV_OPENAPI_SPEC        a newer NeevCloud OpenAPI spec (file or https URL); default: the vendored one
   NEEV_MCP_AUTH_TOKEN, NEEV_MCP_AUTH, NEEV_MCP_ALLOWED_HOSTS, NEEV_MCP_ALLOWED_ORIGINS   HTTP transport
 The full list is in the README.""",
     )
@@ -44,6 +46,8 @@ The full list is in the README.""",
     p.add_argument("--project-id", default=None, help="overrides NEEV_PROJECT_ID")
     p.add_argument("--confirm", choices=["destructive", "mutating", "off"], default=None, help="overrides NEEV_CONFIRM")
     p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], default=None)
+    p.add_argument("--spec", dest="openapi_spec", default=None, metavar="FILE|URL",
+                   help="build tools from this OpenAPI spec (overrides NEEV_OPENAPI_SPEC; default: the vendored one)")
     return p
 
 
@@ -64,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .sandbox.server import main as sandbox_main
 
         return sandbox_main(argv[1:], prog="neev-mcp sandbox")
+    if argv and argv[0] == "spec":
+        from .spec_check import main as spec_main
+
+        return spec_main(argv[1:])
     args = _server_parser().parse_args(argv)
     try:
         settings = Settings.load(**vars(args))  # unset flags are None and leave the environment's value

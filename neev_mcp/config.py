@@ -37,6 +37,7 @@ ENV_VARS: dict[str, str] = {
     "NEEV_MCP_AUTH_TOKEN": "auth_token",
     "NEEV_MCP_AUTH": "auth_mode",
     "NEEV_MCP_LOG_LEVEL": "log_level",
+    "NEEV_OPENAPI_SPEC": "openapi_spec",
 }
 
 
@@ -72,6 +73,8 @@ class Settings(BaseModel):
     auth_token: SecretStr | None = None
     auth_mode: Literal["static", "none", "passthrough"] | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # a newer or extended NeevCloud spec (file path or https URL); None: the vendored one
+    openapi_spec: str | None = None
 
     @field_validator("api_base_url")
     @classmethod
@@ -99,7 +102,7 @@ class Settings(BaseModel):
             return tuple(v.strip() for v in value.split(",") if v.strip())
         return value
 
-    @field_validator("org_id", "project_id", "api_token", "mcp_secret", "auth_token", mode="before")
+    @field_validator("org_id", "project_id", "api_token", "mcp_secret", "auth_token", "openapi_spec", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

@@ -12,6 +12,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .summaries import Answer, Summary
+from .text import clip
+
 MAX_ITEMS = 10
 MAX_FIELDS = 6
 MAX_VALUE = 60
@@ -26,6 +29,12 @@ _STATUS = re.compile(r"^(status|state|phase|health|.*_status|.*_state|is_.*|enab
 _COUNT = re.compile(r"^(count|total|size|.*_count|total_.*|num_.*|.*_total|.*_gb)$")
 _LIST_KEYS = ("data", "items", "results", "records", "entries")
 _PAGING = re.compile(r"^(pagination|paging|page_info|meta)$")
+
+
+def summarise_unreviewed(title: str, a: Answer) -> Summary:
+    """The registry binds `title` for each unreviewed tool; the full answer is the structuredContent."""
+    structured = a.obj if a.data is not None else {"accepted": True, "status": a.status}
+    return summarise_answer(title, a.data, a.status), structured
 
 
 def summarise_answer(title: str, data: Any, status: int | None = None) -> str:
@@ -102,8 +111,7 @@ def _bounded(lines: list[str]) -> str:
 
 def _clip(value: Any) -> str:
     text = "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
+    return clip(" ".join(text.split()), MAX_VALUE)
 
 
 def _count(n: int, noun: str) -> str:

@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from . import agent_tools, summaries
+from .generic_summary import summarise_unreviewed
 from .kinds import CONFIRMATION_ARG, GENERIC_UNSURE, ROOT_DISK, SCOPE_ARGS, VM, Action, Kind
-from .spec.openapi import Operation, input_schema, load_spec, parse_operations
+from .spec.drift import DriftReport, compare
+from .spec.infer import catalogue_of, describe, infer_hints, title_for
+from .spec.openapi import Operation, input_schema
+from .spec.source import LoadedSpec, vendored_spec
 from .summaries import Summariser
 from .validation import Rule, no_ssh_port
 
@@ -129,10 +134,17 @@ class ToolDef:
     names_vms: bool = False
     gated: bool = False
     output_schema: dict[str, Any] | None = None
+    # an operation of a loaded spec that no overlay covers: inferred hints, the request as its preview, a generic
+    # summary; gated whenever it may change something
+    unreviewed: bool = False
+    disabled: str = ""  # why the tool is off (its reviewed operation drifted in the loaded spec); "" when it is on
+    uses: tuple[str, ...] = ()  # the tools it reads through: disabled with them
+    catalogue: str | None = None  # 'regions', 'plans', ...: a GET listing what create_vm arguments are chosen from
 
     @property
     def repeatable(self) -> bool:
-        return self.hints.repeatable
+        # Nobody checked that an unreviewed PUT or DELETE keeps HTTP's idempotency contract: only reads repeat.
+        return self.hints.read_only if self.unreviewed else self.hints.repeatable
 
     @property
     def unsure(self) -> str:
@@ -144,17 +156,22 @@ class ToolDef:
 
 
 def spec_operations() -> list[Operation]:
-    return parse_operations(load_spec())
+    """The operations as the vendored spec defines them: the contracts the overlays were reviewed against."""
+    return list(vendored_spec().operations)
 
 
 def build_registry(
     defaults: Mapping[str, str] | None = None,
     gated: Callable[[Hints], bool] | None = None,
+    spec: LoadedSpec | None = None,
 ) -> list[ToolDef]:
-    """Every tool, in a deterministic order: the spec's operations in document order, then the helpers.
+    """Every tool, in a deterministic order: the reviewed operations in document order, the helpers, then the
+    operations of `spec` that nothing here reviewed.
 
     `defaults` holds configured values for `org_id` / `project_id`, which then become optional arguments.
     `gated` decides from a tool's hints whether it needs confirmation (default: the destructive ones).
+    `spec` is the loaded spec (default: the vendored one). Reviewed tools keep the schema they were reviewed with; one
+    whose operation drifted in `spec` is disabled, with the tools relying on it, never re-shaped.
     """
     defaults = {k: v for k, v in (defaults or {}).items() if k in SCOPE_ARGS and v}
     needs_confirmation = gated or _destructive
@@ -168,10 +185,7 @@ def build_registry(
         is_gated = needs_confirmation(overlay.hints)
         schema = _with_defaults(input_schema(op, optional=frozenset(defaults)), defaults)
         if is_gated:
-            schema["properties"][CONFIRMATION_ARG] = {
-                "type": "string",
-                "description": "Only when the user has approved the preview of an earlier call: the token it returned.",
-            }
+            _with_confirmation(schema)
         description = " ".join(x for x in (_sentence(op.description or op.summary), overlay.note) if x)
         tools.append(
             ToolDef(
@@ -187,10 +201,82 @@ def build_registry(
                 rules=overlay.rules,
                 names_vms=overlay.names_vms,
                 gated=is_gated,
+                uses=(overlay.kind.getter,) if is_gated and overlay.kind else (),  # its preview reads the target
             )
         )
     tools.extend(_helpers(operations, defaults))
+    if spec is None or spec.vendored:
+        return tools
+    report = compare(vendored_spec(), spec, OVERLAYS)
+    tools = _disable_drifted(tools, report, spec.origin)
+    for op in report.new:
+        if unreviewed_problem(op, tools) is None:
+            tools.append(_unreviewed_tool(op, defaults, needs_confirmation))
     return tools
+
+
+def _with_confirmation(schema: dict[str, Any]) -> dict[str, Any]:
+    schema["properties"][CONFIRMATION_ARG] = {
+        "type": "string",
+        "description": "Only when the user has approved the preview of an earlier call: the token it returned.",
+    }
+    return schema
+
+
+def _disable_drifted(tools: list[ToolDef], report: DriftReport, origin: str) -> list[ToolDef]:
+    """Each tool whose reviewed operation drifted, and each tool relying on a disabled one, with the reason."""
+    why = {d.tool: f"the loaded spec ({origin}) differs from the one neev-mcp reviewed: {d.describe()}"
+           for d in report.drifts}
+    spreading = True
+    while spreading:
+        spreading = False
+        for tool in tools:
+            broken = [used for used in tool.uses if used in why]
+            if tool.name not in why and broken:
+                why[tool.name] = f"it relies on {broken[0]}, which is disabled ({why[broken[0]]})"
+                spreading = True
+    return [replace(t, disabled=f"{t.name} is disabled: {why[t.name]}. neev-mcp does not call a reviewed operation "
+                    "whose contract changed; unset NEEV_OPENAPI_SPEC (or --spec) to use the vendored spec, or upgrade "
+                    "neev-mcp.") if t.name in why else t for t in tools]
+
+
+def unreviewed_problem(op: Operation, tools: list[ToolDef]) -> str | None:
+    """Why an operation no overlay covers cannot be offered as a tool (None when it can)."""
+    name = op.tool_name
+    if not name:
+        return f"its operationId {op.operation_id!r} gives no usable tool name"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"its tool name {name} is longer than {MAX_NAME_LENGTH} characters"
+    if any(t.name == name for t in tools):
+        return f"its tool name {name} is already taken by another tool"
+    if CONFIRMATION_ARG in op.argument_locations():
+        return f"it has an argument named {CONFIRMATION_ARG}, which the confirmation gate uses"
+    return None
+
+
+_SEND = Action("send", "sent")  # what an unreviewed call does, as far as anyone here knows
+
+
+def _unreviewed_tool(op: Operation, defaults: Mapping[str, str],
+                     needs_confirmation: Callable[[Hints], bool]) -> ToolDef:
+    hints = Hints(**vars(infer_hints(op)))
+    # Nobody reviewed what it changes: the confirmation policy sees every unreviewed mutation as destructive.
+    is_gated = not hints.read_only and needs_confirmation(replace(hints, destructive=True))
+    schema = _with_defaults(input_schema(op, optional=frozenset(defaults)), defaults)
+    title = title_for(op)
+    return ToolDef(name=op.tool_name, title=title, description=describe(op), hints=hints,
+                   input_schema=_with_confirmation(schema) if is_gated else schema,
+                   summarise=partial(summarise_unreviewed, title), operation=op, action=_SEND, gated=is_gated,
+                   unreviewed=True, catalogue=catalogue_of(op))
+
+
+def catalogues(tools: list[ToolDef]) -> dict[str, ToolDef]:
+    """'regions' / 'plans' / 'images' / 'vm_configs' → the enabled tool listing them, when the loaded spec has one.
+
+    The hook for vm_options and discovery: with a catalogue they can offer the full list instead of only the values
+    the project's VMs use.
+    """
+    return {t.catalogue: t for t in reversed(tools) if t.catalogue and not t.disabled}
 
 
 def reach(tools: list[ToolDef]) -> dict[str, str]:
@@ -235,6 +321,7 @@ def _helpers(operations: list[Operation], defaults: Mapping[str, str]) -> list[T
             ),
             run=agent_tools.project_overview,
             output_schema=OVERVIEW_OUTPUT,
+            uses=(VM.lister, ROOT_DISK.lister),
         ),
         ToolDef(
             name="wait_for_vm",
@@ -255,6 +342,7 @@ def _helpers(operations: list[Operation], defaults: Mapping[str, str]) -> list[T
             run=agent_tools.wait_for_vm,
             kind=VM,
             output_schema=WAIT_OUTPUT,
+            uses=(VM.getter,),
         ),
     ]
 

@@ -36,6 +36,7 @@ from .errors import InvalidArguments, NeevError, NotConfigured
 from .gate import Gate, derive_key
 from .kinds import CONFIRMATION_ARG, SCOPE_ARGS, VM, scope_of
 from .registry import CONFIRM_POLICIES, ToolDef, build_registry, reach
+from .spec.source import LoadedSpec, SpecError, load_source, vendored_spec
 from .validation import normalise_integers, violations
 
 log = logging.getLogger("neev_mcp.server")
@@ -52,7 +53,7 @@ class NeevServer(MCPServer):
     """The neev-mcp server: registry-driven tools over one pooled NeevCloud client."""
 
     def __init__(self, settings: Settings, client: NeevClient, *, now: Callable[[], dt.datetime] | None = None,
-                 limits: agent_tools.Limits | None = None) -> None:
+                 limits: agent_tools.Limits | None = None, spec: LoadedSpec | None = None) -> None:
         secret = (settings.mcp_secret.get_secret_value().encode() if settings.mcp_secret
                   else secrets.token_bytes(32))
         super().__init__(
@@ -74,7 +75,9 @@ class NeevServer(MCPServer):
         self.client = client
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
         self.limits = limits or agent_tools.Limits()  # page caps and poll timings; tests and the demo poll faster
-        self.registry = build_registry(settings.defaults, gated=CONFIRM_POLICIES[settings.confirm])
+        self.spec = spec or vendored_spec()
+        self.registry = build_registry(settings.defaults, gated=CONFIRM_POLICIES[settings.confirm], spec=self.spec)
+        announce_spec(self.spec, self.registry)
         self.tools_by_name = {t.name: t for t in self.registry}
         self.reach = reach(self.registry)
         self.gate = Gate(settings, secret, now=self.now)
@@ -85,7 +88,7 @@ class NeevServer(MCPServer):
 
     # -- listing ---------------------------------------------------------------------------------------------------
     def visible(self, tool: ToolDef) -> bool:
-        return tool.hints.read_only or not self.config.read_only
+        return not tool.disabled and (tool.hints.read_only or not self.config.read_only)
 
     async def list_tools(self) -> list[Tool]:
         return [to_mcp_tool(t) for t in self.registry if self.visible(t)] + await super().list_tools()
@@ -105,6 +108,8 @@ class NeevServer(MCPServer):
         tool = self.tools_by_name.get(name)
         if tool is None:
             return await super().call_tool(name, arguments, context)
+        if tool.disabled:  # its reviewed operation drifted in the loaded spec
+            return error_result(f"{tool.disabled} Nothing was sent.")
         if not self.visible(tool):
             return error_result(
                 f"{name} is disabled: this server runs in read-only mode (--read-only / NEEV_READ_ONLY). "
@@ -193,6 +198,8 @@ class NeevServer(MCPServer):
         token: str | None = None,
     ) -> agent_tools.Outcome:
         """What one validated (and, if gated, confirmed) call produces: the road's last two steps."""
+        if tool.disabled:  # resources and prompts come here too
+            raise NotConfigured(f"{tool.disabled} Nothing was sent.")
         if tool.run is not None:
             env = agent_tools.Env(self.now, _progress_reporter(context), self.limits, self.reach)
             return await tool.run(self.api(token), args, env)
@@ -204,7 +211,7 @@ class NeevServer(MCPServer):
         try:
             names = await self._vm_names(tool, api_args, response.data, token) if tool.names_vms else {}
             answer = summaries.Answer(tool.name, api_args, response.data, self.now(), tool.kind, tool.action, target,
-                                      names)
+                                      names, status=response.status)
             return agent_tools.Outcome(*tool.summarise(answer))
         except Exception:
             # The API already acted: an answer we cannot summarise (an off-spec field, say) must not read as a
@@ -306,10 +313,37 @@ async def _lifespan(server: MCPServer) -> AsyncIterator[None]:
             await server.client.aclose()
 
 
+def announce_spec(spec: LoadedSpec, registry: list[ToolDef]) -> None:
+    """At start-up, what a loaded spec changed: drifted reviewed tools (disabled), new unreviewed ones, leftovers."""
+    if spec.vendored:
+        return
+    log.info("OpenAPI spec: %s (OpenAPI %s, %s)", spec.origin, spec.openapi_version, spec.title)
+    for tool in registry:
+        if tool.disabled:
+            log.warning("%s", tool.disabled)
+    new = [t for t in registry if t.unreviewed]
+    if new:
+        log.info("%d operation(s) not yet reviewed by neev-mcp offered as tools: %s", len(new),
+                 ", ".join(f"{t.name} ({'gated' if t.gated else 'read-only' if t.hints.read_only else 'not gated'})"
+                           for t in new))
+    for label, why in spec.unreadable:
+        log.warning("spec operation %s is not offered as a tool: %s", label, why)
+
+
+def load_spec_setting(settings: Settings) -> LoadedSpec:
+    """NEEV_OPENAPI_SPEC / --spec, checked; a problem stops start-up with one sentence (`ConfigurationError`)."""
+    try:
+        return load_source(settings.openapi_spec)
+    except SpecError as exc:
+        raise ConfigurationError(f"invalid OpenAPI spec (NEEV_OPENAPI_SPEC / --spec): {exc}") from None
+
+
 def build_server(settings: Settings, *, http_transport: Any = None, now: Callable[[], dt.datetime] | None = None,
-                 sandbox: Any = None, limits: agent_tools.Limits | None = None) -> NeevServer:
+                 sandbox: Any = None, limits: agent_tools.Limits | None = None,
+                 spec: LoadedSpec | None = None) -> NeevServer:
     """A server for `settings`; with `settings.sandbox`, wired to an in-process simulated NeevCloud (`sandbox`, or a
-    new one configured from the environment)."""
+    new one configured from the environment). `spec`: NEEV_OPENAPI_SPEC already loaded (else it is loaded here)."""
+    spec = spec or load_spec_setting(settings)
     token = settings.api_token.get_secret_value() if settings.api_token else None
     base_url = settings.api_base_url
     if settings.sandbox and http_transport is None:
@@ -336,4 +370,4 @@ def build_server(settings: Settings, *, http_transport: Any = None, now: Callabl
         token_source=("the bearer token your MCP client sends (pass-through mode)"
                       if settings.auth_mode == "passthrough" else "NEEV_API_TOKEN"),
     )
-    return NeevServer(settings, client, now=now, limits=limits)
+    return NeevServer(settings, client, now=now, limits=limits, spec=spec)

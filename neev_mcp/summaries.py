@@ -291,6 +291,7 @@ class Answer:
     action: Action | None = None
     target: Obj | None = None  # the resource as the gate read it just before acting
     vm_names: Mapping[str, str] = field(default_factory=dict)  # VM id → name, for root-disk summaries
+    status: int | None = None  # the HTTP status of the answer
 
     @property
     def obj(self) -> dict[str, Any]:

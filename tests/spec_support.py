@@ -97,12 +97,16 @@ class RecordingUpstream(httpx2.AsyncBaseTransport):
         self.inner = inner
         self.seen: list[Seen] = []
         self.snapshots = {"snap-1a2b"}
+        self.failures: list[int] = []  # statuses to answer the next requests for the new operations with
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         body = await request.aread()
         path = request.url.path
         self.seen.append(Seen(request.method, path, dict(request.url.params), json.loads(body) if body else None))
         parts = path.split("/")
+        new_operation = path.endswith(("/regions", "/resize")) or "/snapshots/" in path
+        if new_operation and self.failures:
+            return _json(self.failures.pop(0), {"code": "unavailable", "message": "try again later"})
         if path.endswith("/regions") and request.method == "GET":
             return _json(200, {"data": REGIONS})
         if path.endswith("/resize") and request.method == "POST":

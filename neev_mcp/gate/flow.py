@@ -41,6 +41,7 @@ from ..kinds import CONFIRMATION_ARG, scope_label
 from ..text import clip, utc_stamp
 from .audit import AuditLog, Channel, Event
 from .previews import CONFIRM_FIELD, Preview, confirmation_form, create_preview, impossible, preview_for, shell
+from .request_preview import request_preview
 from .tokens import Binding, Purpose, ReplayGuard, TokenRejected, TokenSigner, Verified
 
 if TYPE_CHECKING:
@@ -102,6 +103,9 @@ class Gate:
     async def _preview(
         self, tool: ToolDef, args: dict[str, Any], fetch_target: FetchTarget
     ) -> tuple[Preview, dict[str, Any] | None]:
+        if tool.unreviewed:  # nothing reviewed to read or to foresee: the preview is the request itself
+            assert tool.operation is not None
+            return request_preview(tool, tool.operation, args), None
         if tool.kind is None:  # create_vm under NEEV_CONFIRM=mutating: the preview is the requested spec
             return create_preview(tool, args), None
         target = await self._fetch(tool, args, fetch_target)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 _CHANGE = Action("change", "changed")
 CONFIRM_FIELD = "confirm_name"
+REQUEST = "request"  # the kind of an unreviewed operation's preview: "request resize_vm was not sent"
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Preview:
 
     @property
     def label(self) -> str:
+        if self.kind == REQUEST:  # an unreviewed operation, named by its tool
+            return f"{REQUEST} {self.name}"
         ident = self.target_id or "new"
         return f"{self.kind} {self.name} ({ident})" if self.name != self.target_id else f"{self.kind} {ident}"
 

@@ -65,6 +65,22 @@ def describe(op: Operation) -> str:
     return f"{text} {UNREVIEWED_MARK}"
 
 
+# the last path segment of a GET that lists what create_vm arguments are chosen from → the catalogue it is
+CATALOGUES = {"regions": "regions", "plans": "plans", "images": "images", "vm_configs": "vm_configs",
+              "vm_configurations": "vm_configs", "configurations": "vm_configs", "flavors": "vm_configs",
+              "sizes": "vm_configs"}
+
+
+def catalogue_of(op: Operation, scope: frozenset[str] = frozenset({"org_id", "project_id"})) -> str | None:
+    """'regions', 'plans', 'images' or 'vm_configs' when `op` is a GET listing one of them that needs nothing beyond
+    the org/project scope; for vm_options and discovery, which otherwise see only the values the project uses."""
+    last = op.path.rstrip("/").rsplit("/", 1)[-1].lower().replace("-", "_")
+    needs = {p.name for p in op.parameters if p.required} - scope
+    if op.method != "GET" or last not in CATALOGUES or needs:
+        return None
+    return CATALOGUES[last]
+
+
 def _words(identifier: str) -> str:
     """`resizeVM` → 'resize VM', `delete_snapshot` → 'delete snapshot'."""
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", identifier)
