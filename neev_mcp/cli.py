@@ -78,17 +78,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"neev-mcp: {exc}", file=sys.stderr)
         return 2
+    from .server import build_server, load_spec_setting
+
+    try:
+        spec = load_spec_setting(settings)  # NEEV_OPENAPI_SPEC / --spec: checked before anything else happens
+    except ConfigurationError as exc:
+        print(f"neev-mcp: {exc}", file=sys.stderr)
+        return 2
     configure_logging(settings.log_level)
     announce(settings)
     if settings.transport == "http":
         from .http import serve_http
 
-        serve_http(settings)
+        serve_http(settings, spec)
         return 0
-    from .server import build_server
-
     try:
-        server = build_server(settings)
+        server = build_server(settings, spec=spec)
     except ConfigurationError as exc:  # e.g. a malformed prompt file: say which, without a traceback
         print(f"neev-mcp: {exc}", file=sys.stderr)
         return 2

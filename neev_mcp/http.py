@@ -44,6 +44,7 @@ from . import __version__
 from .bearer import request_bearer
 from .config import CONFIRM_OFF_WARNING, ConfigurationError, Settings
 from .server import NeevServer, build_server
+from .spec.source import LoadedSpec
 
 log = logging.getLogger("neev_mcp.http")
 
@@ -246,10 +247,10 @@ def health_payload(settings: Settings, policy: HttpPolicy, probe: UpstreamProbe)
     return payload
 
 
-def build_http_app(settings: Settings, server: NeevServer | None = None) -> Starlette:
+def build_http_app(settings: Settings, server: NeevServer | None = None, spec: LoadedSpec | None = None) -> Starlette:
     """The ASGI app for `settings`; raises `ConfigurationError` for an unsafe or contradictory configuration."""
     policy = resolve_policy(settings)
-    server = server or build_server(settings)
+    server = server or build_server(settings, spec=spec)
     # Inbound auth is BearerGuard's job (the SDK's AuthSettings wants OAuth issuer URLs a static token lacks).
     mcp_app = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
@@ -286,12 +287,12 @@ def build_http_app(settings: Settings, server: NeevServer | None = None) -> Star
     return app
 
 
-def serve_http(settings: Settings) -> None:
+def serve_http(settings: Settings, spec: LoadedSpec | None = None) -> None:
     """Serve until interrupted (`neev-mcp --transport http`). Logs go to stderr, like everything else."""
     import uvicorn  # imported here: stdio users never pay for it
 
     try:
-        app = build_http_app(settings)
+        app = build_http_app(settings, spec=spec)
     except ConfigurationError as exc:
         log.error("neev-mcp: %s", exc)
         raise SystemExit(2) from None

@@ -62,7 +62,7 @@ def check_spec(loaded: LoadedSpec, confirm: str = "destructive") -> dict[str, An
         "confirm": confirm,
         "reviewed_changed": bool(changed or any(t.disabled for t in reviewed)),
         "changed": [{"tool": d.tool, "operation_id": d.operation_id, "kind": d.kind, "details": list(d.details),
-                     "replacement": d.replacement, "summary": d.describe()} for d in drift.drifts],
+                     "replacement": d.replacement, "headline": d.headline()} for d in drift.drifts],
         "disabled": {t.name: t.disabled for t in reviewed if t.disabled},
         "unchanged": [t.name for t in reviewed if not t.disabled],
         "wording_only": list(drift.wording),
@@ -106,7 +106,9 @@ def render(report: dict[str, Any]) -> str:
              f"Compared with the reviewed declarations; gating as under NEEV_CONFIRM={report['confirm']}.", ""]
     if report["changed"] or report["disabled"]:
         lines.append(f"Reviewed tools that would change, and are disabled instead ({len(report['disabled'])}):")
-        lines += [f"  - {c['summary']}" for c in report["changed"]]
+        for change in report["changed"]:
+            lines.append(f"  - {change['headline']}" + (":" if change["details"] else ""))
+            lines += [f"      {line}" for line in change["details"]]
         relied = {name: why for name, why in report["disabled"].items() if name not in {c["tool"] for c in
                                                                                         report["changed"]}}
         lines += [f"  - {name}: {why}" for name, why in relied.items()]

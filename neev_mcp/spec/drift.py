@@ -32,6 +32,10 @@ class Drift:
     replacement: str | None = None  # the new operationId of a renamed operation
 
     def describe(self) -> str:
+        more = f": {'; '.join(self.details)}" if self.details else ""
+        return f"{self.headline()}{more}"
+
+    def headline(self) -> str:
         what = {
             "removed": "is no longer in the spec",
             "renamed": f"was renamed to {self.replacement} (same method and path)",
@@ -39,8 +43,7 @@ class Drift:
             "unreadable": "can no longer be read",
             "changed": "changed its parameters",
         }[self.kind]
-        more = f": {'; '.join(self.details)}" if self.details else ""
-        return f"{self.tool} ({self.operation_id}) {what}{more}"
+        return f"{self.tool} ({self.operation_id}) {what}"
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ def compare(baseline: LoadedSpec, loaded: LoadedSpec, reviewed: Iterable[str]) -
         drift = _drift_of(before, now, loaded, by_place.get((before.method, before.path)), set(reviewed))
         if drift is not None:
             drifts.append(drift)
-        elif now is not None and _prose(input_schema(before)) != _prose(input_schema(now)):
+        elif now is not None and _prose(before) != _prose(now):
             wording.append(operation_id)
     new = tuple(op for op in loaded.operations if op.operation_id not in set(reviewed))
     return DriftReport(tuple(drifts), tuple(wording), new)
@@ -134,8 +137,9 @@ def strip_prose(schema: Any, _names: bool = False) -> Any:
             if _names or not (k in PROSE_KEYS or k.startswith("x-"))}
 
 
-def _prose(schema: Any) -> str:
-    return json.dumps(schema, sort_keys=True)
+def _prose(op: Operation) -> str:
+    """Everything a tool shows of its operation: the words and the schema."""
+    return json.dumps([op.summary, op.description, input_schema(op)], sort_keys=True)
 
 
 def _required_diff(where: str, old: list[Any], new: list[Any]) -> list[str]:
