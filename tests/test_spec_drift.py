@@ -6,8 +6,17 @@ from typing import Any
 
 import pytest
 
+from neev_mcp.registry import build_registry, catalogues
 from neev_mcp.spec.drift import compare, schema_diff, strip_prose
-from neev_mcp.spec.infer import InferredHints, describe, destructive_words, infer_hints, safe_to_retry, title_for
+from neev_mcp.spec.infer import (
+    InferredHints,
+    catalogue_of,
+    describe,
+    destructive_words,
+    infer_hints,
+    safe_to_retry,
+    title_for,
+)
 from neev_mcp.spec.openapi import Operation
 from neev_mcp.spec.source import check_document, vendored_spec
 from tests.spec_support import STOP_PATH, extended_spec
@@ -141,3 +150,28 @@ def test_strip_prose_keeps_properties_named_like_prose_keywords() -> None:
               "properties": {"description": {"type": "string", "description": "d", "maxLength": 3}}}
     assert strip_prose(schema) == {"type": "object", "properties": {"description": {"type": "string",
                                                                                       "maxLength": 3}}}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "required", "expected"),
+    [
+        ("GET", "/api/v1/orgs/{org_id}/regions", (), "regions"),
+        ("GET", "/api/v1/orgs/{org_id}/projects/{project_id}/vm-configurations", (), "vm_configs"),
+        ("GET", "/api/v1/images/", (), "images"),
+        ("GET", "/api/v1/plans", ("currency",), None),  # needs an argument nobody can fill in
+        ("POST", "/api/v1/regions", (), None),
+        ("GET", "/api/v1/regions/{region_id}", (), None),
+    ],
+)
+def test_catalogue_operations_are_recognised(method: str, path: str, required: tuple[str, ...],
+                                             expected: str | None) -> None:
+    from neev_mcp.spec.openapi import Parameter
+
+    params = tuple(Parameter(name, "query", True, {"type": "string"}) for name in required)
+    assert catalogue_of(Operation("x", method, path, "", "", params)) == expected
+
+
+def test_the_registry_offers_the_loaded_specs_catalogue_for_vm_options() -> None:
+    tools = build_registry(spec=_spec(extended_spec()))
+    assert {kind: tool.name for kind, tool in catalogues(tools).items()} == {"regions": "list_regions"}
+    assert catalogues(build_registry()) == {}
