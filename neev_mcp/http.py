@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import ipaddress
 import json
 import logging
 import time
@@ -43,6 +42,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from . import __version__
 from .bearer import request_bearer
 from .config import CONFIRM_OFF_WARNING, ConfigurationError, Settings
+from .loopback import is_loopback
 from .server import NeevServer, build_server
 from .spec.source import LoadedSpec
 
@@ -62,15 +62,6 @@ class HttpPolicy:
     auth: AuthMode
     allowed_hosts: tuple[str, ...]
     allowed_origins: tuple[str, ...]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def resolve_policy(settings: Settings) -> HttpPolicy:

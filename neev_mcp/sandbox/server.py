@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import socket
 import sys
 
+from ..loopback import is_loopback
 from .app import ConnectionDropped
 from .clock import SimClock
 from .sandbox import DEFAULT_TOKEN, Sandbox
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _DropNoiseFilter(logging.Filter):

@@ -9,7 +9,6 @@ reason, so one odd operation in a newer spec does not stop the server.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections import Counter
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..loopback import is_loopback
 from .openapi import Operation, input_schema, load_spec, operation_locations, parse_operation
 
 VENDORED = "the vendored spec"
@@ -95,7 +95,7 @@ def check_url(location: str) -> None:
     parts = urlsplit(location)
     if parts.scheme == "https" and parts.hostname:
         return
-    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+    if parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname):
         return
     raise SpecError(f"{location}: a spec URL must start with https:// (http:// only for 127.0.0.1 or localhost)")
 
@@ -201,10 +201,3 @@ def _check_schema(op: Operation) -> None:
         raise ValueError(f"its parameters are not valid JSON Schema at {where}: {exc.message}") from None
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
