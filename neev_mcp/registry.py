@@ -285,15 +285,6 @@ def reach(tools: list[ToolDef]) -> dict[str, str]:
             if t.kind is VM and t.action and t.action.settles_at and not t.action.repeats}
 
 
-def catalogues(tools: list[ToolDef]) -> dict[str, ToolDef]:
-    """'regions' / 'plans' / 'images' / 'vm_configs' → the enabled tool listing them, when the loaded spec has one.
-
-    The hook for vm_options and discovery: with a catalogue they can offer the full list instead of only the values
-    the project's VMs use (issue 13 builds vm_options on it).
-    """
-    return {t.catalogue: t for t in reversed(tools) if t.catalogue and not t.disabled}
-
-
 def _destructive(hints: Hints) -> bool:
     return hints.destructive
 

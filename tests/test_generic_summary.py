@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from neev_mcp.generic_summary import FULL_ANSWER, MAX_CHARS, summarise_answer
-from tests.spec_support import REGIONS
+from tests.support.spec import REGIONS
 
 
 def test_a_list_answer_names_each_item_by_its_key_fields() -> None:

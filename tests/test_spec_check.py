@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from neev_mcp.cli import main
-from tests.spec_support import extended_spec, write_spec
+from tests.support.spec import extended_spec, write_spec
 
 UNCHANGED = ("list_vms, create_vm, get_vm, delete_vm, list_root_disk_volumes, get_root_disk_volume, "
              "delete_root_disk_volume, start_vm, restart_vm, project_overview, wait_for_vm")

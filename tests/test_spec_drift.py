@@ -19,7 +19,7 @@ from neev_mcp.spec.infer import (
 )
 from neev_mcp.spec.openapi import Operation
 from neev_mcp.spec.source import check_document, vendored_spec
-from tests.spec_support import STOP_PATH, extended_spec
+from tests.support.spec import STOP_PATH, extended_spec
 
 REVIEWED = [op.operation_id for op in vendored_spec().operations]
 

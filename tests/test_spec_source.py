@@ -13,7 +13,7 @@ import pytest
 
 from neev_mcp.spec.openapi import load_spec
 from neev_mcp.spec.source import VENDORED, SpecError, check_document, load_source, vendored_spec
-from tests.spec_support import extended_spec, write_spec
+from tests.support.spec import extended_spec, write_spec
 
 
 def test_no_location_means_the_vendored_spec_with_its_ten_operations() -> None:

@@ -18,8 +18,9 @@ from neev_mcp.sandbox import DEFAULT_TOKEN, Sandbox, SimClock
 from neev_mcp.server import NeevServer, build_server
 
 from .conftest import BASE_URL, ORG, PROJECT
-from .gate_support import MODES, User, text, vm_id
-from .spec_support import REGIONS, RecordingUpstream, Seen, extended_spec, write_spec
+from .support import text, vm_id
+from .support.gate import MODES, User
+from .support.spec import REGIONS, RecordingUpstream, Seen, extended_spec, write_spec
 
 pytestmark = pytest.mark.anyio
 
