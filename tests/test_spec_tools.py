@@ -274,3 +274,31 @@ async def test_read_only_mode_offers_the_unreviewed_reads_only(upstream: Recordi
         refused = await client.call_tool("delete_snapshot", {"snapshot_id": "snap-1a2b"})
     assert "list_regions" in names and "resize_vm" not in names and "delete_snapshot" not in names
     assert refused.is_error and "read-only mode" in text(refused) and upstream.seen == []
+
+
+async def test_an_unreviewed_delete_via_token_and_post_via_elicitation_are_gated_the_same_way(
+    legacy: Client, server: NeevServer, upstream: RecordingUpstream, sandbox: Sandbox
+) -> None:
+    first = await legacy.call_tool("delete_snapshot", {"snapshot_id": "snap-1a2b"})
+    assert not first.is_error and upstream.seen == []
+    token = (first.structured_content or {})["confirmation_token"]
+    done = await legacy.call_tool("delete_snapshot", {"snapshot_id": "snap-1a2b", "confirmation_token": token})
+    assert not done.is_error
+    assert upstream.seen == [Seen("DELETE", f"{SCOPE}/snapshots/snap-1a2b", {}, None)]
+    web = vm_id(sandbox, "web-1")
+    sent_before_answer: list[int] = []
+    user = User("accept", "resize_vm", before_answer=lambda: sent_before_answer.append(len(upstream.seen)))
+    async with Client(server, elicitation_callback=user) as modern:
+        resized = await modern.call_tool("resize_vm", {"vm_id": web, "vm_config_id": "vcpu-8"})
+    assert not resized.is_error and sent_before_answer == [1]
+    assert upstream.seen[1:] == [Seen("POST", f"{SCOPE}/vms/{web}/resize", {}, {"vm_config_id": "vcpu-8"})]
+
+
+async def test_an_unreviewed_delete_is_sent_once_even_when_the_answer_is_a_503(
+    legacy: Client, upstream: RecordingUpstream
+) -> None:
+    token = ((await legacy.call_tool("delete_snapshot", {"snapshot_id": "snap-1a2b"})).structured_content
+             or {})["confirmation_token"]
+    upstream.failures = [503]
+    failed = await legacy.call_tool("delete_snapshot", {"snapshot_id": "snap-1a2b", "confirmation_token": token})
+    assert failed.is_error and len(upstream.requests("DELETE")) == 1
