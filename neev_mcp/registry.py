@@ -270,6 +270,15 @@ def _unreviewed_tool(op: Operation, defaults: Mapping[str, str],
                    unreviewed=True, catalogue=catalogue_of(op))
 
 
+def not_offered(spec: LoadedSpec, tools: list[ToolDef]) -> list[tuple[str, str]]:
+    """(operation, why) for each operation of `spec` that no tool carries and no overlay reviewed: the unreadable
+    ones, and new ones whose tool name is taken or too long."""
+    carried = {t.operation.operation_id for t in tools if t.operation is not None}
+    out = [(label, why) for label, why in spec.unreadable if not any(label.endswith(f"({oid})") for oid in OVERLAYS)]
+    return out + [(f"{op.method} {op.path} ({op.operation_id})", unreviewed_problem(op, tools) or "not offered")
+                  for op in spec.operations if op.operation_id not in carried and op.operation_id not in OVERLAYS]
+
+
 def catalogues(tools: list[ToolDef]) -> dict[str, ToolDef]:
     """'regions' / 'plans' / 'images' / 'vm_configs' → the enabled tool listing them, when the loaded spec has one.
 

@@ -35,7 +35,7 @@ from .config import ConfigurationError, Settings
 from .errors import InvalidArguments, NeevError, NotConfigured
 from .gate import Gate, derive_key
 from .kinds import CONFIRMATION_ARG, SCOPE_ARGS, VM, scope_of
-from .registry import CONFIRM_POLICIES, ToolDef, build_registry, reach
+from .registry import CONFIRM_POLICIES, ToolDef, build_registry, not_offered, reach
 from .spec.source import LoadedSpec, SpecError, load_source, vendored_spec
 from .validation import normalise_integers, violations
 
@@ -326,7 +326,7 @@ def announce_spec(spec: LoadedSpec, registry: list[ToolDef]) -> None:
         log.info("%d operation(s) not yet reviewed by neev-mcp offered as tools: %s", len(new),
                  ", ".join(f"{t.name} ({'gated' if t.gated else 'read-only' if t.hints.read_only else 'not gated'})"
                            for t in new))
-    for label, why in spec.unreadable:
+    for label, why in not_offered(spec, registry):
         log.warning("spec operation %s is not offered as a tool: %s", label, why)
 
 

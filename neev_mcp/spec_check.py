@@ -16,8 +16,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .registry import CONFIRM_POLICIES, OVERLAYS, ToolDef, build_registry
-from .spec.drift import DriftReport, compare
+from .registry import CONFIRM_POLICIES, OVERLAYS, ToolDef, build_registry, not_offered
+from .spec.drift import compare
 from .spec.source import LoadedSpec, SpecError, load_source, vendored_spec
 
 OK, REVIEWED_CHANGED, UNUSABLE = 0, 1, 2
@@ -67,7 +67,7 @@ def check_spec(loaded: LoadedSpec, confirm: str = "destructive") -> dict[str, An
         "unchanged": [t.name for t in reviewed if not t.disabled],
         "wording_only": list(drift.wording),
         "new_tools": [_new_tool(t) for t in tools if t.unreviewed],
-        "not_tools": [{"operation": label, "why": why} for label, why in _set_aside(loaded, drift, tools)],
+        "not_tools": [{"operation": label, "why": why} for label, why in not_offered(loaded, tools)],
     }
 
 
@@ -86,18 +86,6 @@ def _new_tool(tool: ToolDef) -> dict[str, Any]:
         "arguments": [f"{name}{' (required)' if name in schema.get('required', []) else ''}"
                       for name in schema["properties"]],
     }
-
-
-def _set_aside(loaded: LoadedSpec, drift: DriftReport, tools: list[ToolDef]) -> list[tuple[str, str]]:
-    """Operations of the spec that no tool carries: unreadable ones, and new ones whose name is taken or too long."""
-    carried = {t.operation.operation_id for t in tools if t.operation is not None}
-    reviewed_unreadable = {f"({d.operation_id})" for d in drift.drifts if d.kind == "unreadable"}
-    out = [(label, why) for label, why in loaded.unreadable if not any(label.endswith(r) for r in reviewed_unreadable)]
-    from .registry import unreviewed_problem  # the registry's own rule, so the report cannot disagree with it
-
-    out += [(f"{op.method} {op.path} ({op.operation_id})", unreviewed_problem(op, tools) or "not offered")
-            for op in drift.new if op.operation_id not in carried]
-    return out
 
 
 def render(report: dict[str, Any]) -> str:

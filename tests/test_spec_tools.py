@@ -302,3 +302,23 @@ async def test_an_unreviewed_delete_is_sent_once_even_when_the_answer_is_a_503(
     upstream.failures = [503]
     failed = await legacy.call_tool("delete_snapshot", {"snapshot_id": "snap-1a2b", "confirmation_token": token})
     assert failed.is_error and len(upstream.requests("DELETE")) == 1
+
+
+async def test_operations_that_cannot_be_offered_are_named_at_start_up(
+    upstream: RecordingUpstream, clock: SimClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = extended_spec(drift=False)
+    spec["paths"]["/overview"] = {"get": {"operationId": "projectOverview"}}
+    spec["paths"]["/tenants"] = {"post": {"operationId": "addTenant", "requestBody": {
+        "content": {"text/plain": {"schema": {"type": "string"}}}}}}
+    caplog.set_level("INFO", "neev_mcp")
+    server = make(upstream, clock, write_spec(tmp_path, spec))
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and r.name == "neev_mcp.server"]
+    assert warnings == [
+        "spec operation POST /tenants (addTenant) is not offered as a tool: only application/json request bodies "
+        "are supported",
+        "spec operation GET /overview (projectOverview) is not offered as a tool: its tool name project_overview is "
+        "already taken by another tool",
+    ]
+    assert [t.name for t in server.registry if t.name == "project_overview"] == ["project_overview"]
+    assert not next(t for t in server.registry if t.name == "project_overview").unreviewed
