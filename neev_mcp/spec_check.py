@@ -56,11 +56,10 @@ def check_spec(loaded: LoadedSpec, confirm: str = "destructive") -> dict[str, An
     drift = compare(vendored_spec(), loaded, OVERLAYS)
     tools = build_registry(gated=CONFIRM_POLICIES[confirm], spec=loaded)
     reviewed = [t for t in tools if not t.unreviewed]
-    changed = {d.tool: d.describe() for d in drift.drifts}
     return {
         "spec": {"location": loaded.origin, "openapi": loaded.openapi_version, "title": loaded.title},
         "confirm": confirm,
-        "reviewed_changed": bool(changed or any(t.disabled for t in reviewed)),
+        "reviewed_changed": bool(drift.drifts or any(t.disabled for t in reviewed)),
         "changed": [{"tool": d.tool, "operation_id": d.operation_id, "kind": d.kind, "details": list(d.details),
                      "replacement": d.replacement, "headline": d.headline()} for d in drift.drifts],
         "disabled": {t.name: t.disabled for t in reviewed if t.disabled},
