@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from .resp import RedisURL
+
 DEFAULT_BASE_URL = "https://api.ai.neevcloud.com/vm"
 MIN_SECRET_LENGTH = 32
 CONFIRM_OFF_WARNING = "NEEV_CONFIRM=off: destructive tools run WITHOUT human confirmation (automation only)."
@@ -38,6 +40,7 @@ ENV_VARS: dict[str, str] = {
     "NEEV_MCP_AUTH": "auth_mode",
     "NEEV_MCP_LOG_LEVEL": "log_level",
     "NEEV_OPENAPI_SPEC": "openapi_spec",
+    "NEEV_MCP_REPLAY_STORE": "replay_store",
 }
 
 
@@ -75,6 +78,8 @@ class Settings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # a newer or extended NeevCloud spec (file path or https URL); None: the vendored one
     openapi_spec: str | None = None
+    # redis://[[user]:password@]host[:port][/db]: confirmations claimed once across replicas (a URL may hold a password)
+    replay_store: SecretStr | None = None
 
     @field_validator("api_base_url")
     @classmethod
@@ -102,7 +107,8 @@ class Settings(BaseModel):
             return tuple(v.strip() for v in value.split(",") if v.strip())
         return value
 
-    @field_validator("org_id", "project_id", "api_token", "mcp_secret", "auth_token", "openapi_spec", mode="before")
+    @field_validator("org_id", "project_id", "api_token", "mcp_secret", "auth_token", "openapi_spec", "replay_store",
+                     mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -116,6 +122,13 @@ class Settings(BaseModel):
             value = value.strip()
             if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
                 raise ValueError("contains whitespace or control characters; a bearer token is one word")
+        return value
+
+    @field_validator("replay_store")
+    @classmethod
+    def _check_replay_store(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            RedisURL.parse(value.get_secret_value())  # ValueError says what is wrong, never echoing the URL
         return value
 
     @field_validator("mcp_secret")

@@ -19,5 +19,16 @@ fi
 cd "$ROOT"
 "$TOOLS/bin/hadolint" Dockerfile && echo "hadolint: Dockerfile ok"
 PYTHONPATH="$TOOLS" "$PYTHON" -m kubernetes_validate --strict -k "$K8S_VERSION" \
-  deploy/namespace.yaml deploy/deployment.yaml deploy/service.yaml deploy/pdb.yaml deploy/secret.example.yaml
+  deploy/namespace.yaml deploy/deployment.yaml deploy/service.yaml deploy/pdb.yaml deploy/secret.example.yaml \
+  deploy/redis/redis.yaml deploy/redis/networkpolicy.yaml deploy/redis/secret.example.yaml
+# the kustomization with the optional Redis component switched on renders (kubectl's built-in kustomize, offline)
+if command -v kubectl >/dev/null 2>&1; then
+  kubectl kustomize deploy | grep -q "name: neev-mcp"
+  scratch="$(mktemp -d)"
+  cp -r deploy "$scratch/"
+  sed -i 's/^# components:/components:/; s/^#   - redis/  - redis/' "$scratch/deploy/kustomization.yaml"
+  kubectl kustomize "$scratch/deploy" | grep -q "name: NEEV_MCP_REPLAY_STORE"
+  rm -rf "$scratch"
+  echo "kustomize: deploy/ renders with and without the redis component"
+fi
 "$TOOLS/bin/shellcheck" scripts/conformance.sh scripts/lint_deploy.sh && echo "shellcheck: scripts ok"

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from neev_mcp.gate.previews import confirmation_form, create_preview, impossible, preview_for, shell
-from neev_mcp.gate.tokens import Binding, ReplayGuard, TokenRejected, TokenSigner
+from neev_mcp.gate.replay import LocalReplays
+from neev_mcp.gate.tokens import Binding, TokenRejected, TokenSigner
 from neev_mcp.registry import CONFIRM_POLICIES, build_registry
 
 TOOLS = {t.name: t for t in build_registry(gated=CONFIRM_POLICIES["mutating"])}
@@ -111,19 +112,21 @@ def test_an_expired_token_says_when_it_expired_and_a_malformed_one_is_malformed(
     with pytest.raises(TokenRejected) as late:
         signer(NOW + dt.timedelta(seconds=301)).verify(token, BINDING)
     assert (late.value.failure, late.value.expired_at) == ("expired", expires)
-    for bad in ("", "c1", "c2.1.a.b", token + ".x", token.replace("c1.", "c1.x")):
+    for bad in ("", "c1", "c2.1.a.b", token + ".x", token.replace("c2.", "c2.x")):
         with pytest.raises(TokenRejected) as refused:
             signer().verify(bad, BINDING)
         assert refused.value.failure in ("malformed", "invalid")
 
 
-def test_the_replay_guard_admits_a_confirmation_once_until_it_expires() -> None:
+@pytest.mark.anyio
+async def test_the_in_process_replay_store_admits_a_confirmation_once_until_it_expires() -> None:
     clock = [NOW]
-    guard = ReplayGuard(lambda: clock[0])
+    guard = LocalReplays(lambda: clock[0])
     verified = signer().verify(signer().mint(BINDING)[0], BINDING)
-    assert guard.claim(verified) and not guard.claim(verified)
+    assert await guard.claim(verified.nonce, verified.expires_at)
+    assert not await guard.claim(verified.nonce, verified.expires_at)
     clock[0] = NOW + dt.timedelta(seconds=301)  # past expiry the nonce is forgotten: the token itself is dead
-    assert guard.claim(verified)
+    assert await guard.claim(verified.nonce, verified.expires_at)
 
 
 def test_a_short_key_is_refused() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from neev_mcp.sandbox import Sandbox
+from neev_mcp.sandbox import Sandbox, SimClock
 
 from .conftest import CREATE, MakeServer, vm_path
 from .support import disk_id, text, vm_id
@@ -139,7 +139,7 @@ async def test_under_the_mutating_policy_a_create_previews_the_requested_spec_wi
 
 
 async def test_a_restart_token_replayed_in_the_same_process_restarts_only_once(
-    make_server: MakeServer, sandbox: Sandbox, tmp_path: Path
+    make_server: MakeServer, sandbox: Sandbox, clock: SimClock, tmp_path: Path
 ) -> None:
     audit = tmp_path / "audit.jsonl"
     web = vm_id(sandbox, "web-1")
@@ -147,6 +147,7 @@ async def test_a_restart_token_replayed_in_the_same_process_restarts_only_once(
         preview = await client.call_tool("restart_vm", {"vm_id": web})
         token = preview.structured_content["confirmation_token"]
         first = await client.call_tool("restart_vm", {"vm_id": web, "confirmation_token": token})
+        clock.advance(60)  # running again: every fact the preview stated holds, so only the replay store stops it
         second = await client.call_tool("restart_vm", {"vm_id": web, "confirmation_token": token})
     assert not first.is_error, text(first)
     assert second.is_error

@@ -18,7 +18,7 @@ import pytest
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.types import ElicitResult, InputRequiredResult
 
-from neev_mcp.sandbox import DEFAULT_TOKEN, Sandbox
+from neev_mcp.sandbox import DEFAULT_TOKEN, Sandbox, SimClock
 
 from .conftest import MakeServer, vm_path
 from .support import text, vm_id
@@ -78,16 +78,17 @@ async def test_a_modern_round_state_cannot_be_moved_to_another_vm(make_server: M
 
 
 async def test_a_modern_round_state_replayed_on_the_same_replica_runs_once(
-    make_server: MakeServer, sandbox: Sandbox
+    make_server: MakeServer, sandbox: Sandbox, clock: SimClock
 ) -> None:
     web = vm_id(sandbox, "web-1")
-    server = make_server(confirm="mutating")  # a restart leaves the VM actionable, so only the replay guard stops it
+    server = make_server(confirm="mutating")  # a restart leaves the VM actionable, so only the replay store stops it
     answer = {"confirm": ElicitResult(action="accept", content={"confirm_name": "web-1"})}
     async with Client(server, elicitation_callback=lambda *_: None) as client:
         asked = await client.session.call_tool("restart_vm", {"vm_id": web}, allow_input_required=True)
         assert isinstance(asked, InputRequiredResult)
         first = await client.call_tool("restart_vm", {"vm_id": web}, input_responses=answer,
                                        request_state=asked.request_state)
+        clock.advance(60)  # running again: every fact the preview stated holds, so only the replay store stops it
         again = await client.call_tool("restart_vm", {"vm_id": web}, input_responses=answer,
                                        request_state=asked.request_state)
     assert not first.is_error, text(first)

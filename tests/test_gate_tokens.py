@@ -42,7 +42,7 @@ async def test_without_elicitation_the_first_call_returns_a_preview_and_a_token_
     assert structured["target"] == {"id": web, "name": "web-1"}
     assert structured["expires_at"] == "2026-11-28T12:05:00Z"
     assert structured["facts"]["root_disk_fate"] == "detached_and_kept"
-    assert len(token) < 60 and all(c.isalnum() or c in "-_." for c in token)
+    assert len(token) == 82 and all(c.isascii() and (c.isalnum() or c in "-_.") for c in token)
     assert text(result).startswith(f"Delete VM web-1 ({web}): status running, public IP 203.0.113.10.")
     assert text(result).endswith(
         "Not deleted yet: this needs the user's confirmation. Show the preview above to the user and ask whether to "
@@ -91,7 +91,7 @@ async def test_explicit_scope_arguments_equal_to_the_defaults_are_the_same_call(
 @pytest.mark.parametrize(
     "forge",
     [
-        lambda t: "c1.4102444800.AAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA",  # well-formed, never minted
+        lambda t: "c2.4102444800.AAAAAAAAAAAA." + "A" * 32 + "." + "A" * 22,  # well-formed, never minted
         lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # one character of the MAC changed
         lambda t: t.replace(t.split(".")[1], str(int(t.split(".")[1]) + 3600)),  # expiry pushed back an hour
         lambda t: t.replace(t.split(".")[2], "BBBBBBBBBBBB"),  # nonce swapped

@@ -7,21 +7,20 @@ behind a load balancer), C has another one (a misconfigured replica, the control
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Any
 
 import httpx2
 import pytest
-from mcp import Client, MCPError
+from mcp import MCPError
 from mcp.client import ClientRequestContext
-from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ElicitRequestParams, ElicitResult
 
 from .support.http import (
     SHARED_SECRET,
     VM_IDS,
     Proc,
+    connect,
     reset,
     running_stack,
     sandbox_requests,
@@ -70,17 +69,6 @@ class ToolCallBalancer(httpx2.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
-
-
-@asynccontextmanager
-async def connect(
-    url: str,
-    transport: httpx2.AsyncBaseTransport | None = None,
-    **client_args: Any,
-) -> AsyncIterator[Client]:
-    http = httpx2.AsyncClient(transport=transport, timeout=10.0)
-    async with http, Client(streamable_http_client(url + "/mcp", http_client=http), **client_args) as client:
-        yield client
 
 
 def approve_by_typing(name: str, asked: list[str]) -> Any:

@@ -9,9 +9,10 @@
              no elicitation (or no back-channel): fallback=token → preview + signed token; fallback=deny → refuse
 
 Confirmation is stateless across calls: the token and the 2026-07-28 round state are signed with a key derived from
-NEEV_MCP_SECRET and bound to the tool, the exact arguments and the target's id and name, so any replica sharing the
-secret can finish the job. "At most once" is enforced per process by `ReplayGuard` and across replicas by the
-re-check (a VM already 'deleting' is refused); see docs/safety.md for the cases this cannot cover.
+NEEV_MCP_SECRET and bound to the tool, the exact arguments, the target's id and name and the decisive facts the
+preview stated (`previews.decisive_facts`), so any replica sharing the secret can finish the job, and a target whose
+facts changed since the preview is refused with the change named. "At most once" is a claim in the replay store
+(`replay.py`) before anything is sent: per process by default, across replicas with NEEV_MCP_REPLAY_STORE.
 """
 
 from __future__ import annotations
@@ -40,9 +41,20 @@ from ..errors import NeevError, NotFound
 from ..kinds import CONFIRMATION_ARG, scope_label
 from ..text import clip, utc_stamp
 from .audit import AuditLog, Channel, Event
-from .previews import CONFIRM_FIELD, Preview, confirmation_form, create_preview, impossible, preview_for, shell
+from .previews import (
+    CONFIRM_FIELD,
+    Preview,
+    changed_facts,
+    confirmation_form,
+    create_preview,
+    decisive_facts,
+    impossible,
+    preview_for,
+    shell,
+)
+from .replay import ReplayStoreUnavailable, replay_store
 from .request_preview import request_preview
-from .tokens import Binding, Purpose, ReplayGuard, TokenRejected, TokenSigner, Verified
+from .tokens import Binding, Purpose, TokenRejected, TokenSigner, Verified
 
 if TYPE_CHECKING:
     from ..registry import ToolDef
@@ -74,7 +86,10 @@ class Gate:
         self.settings = settings
         self._now = now
         self.signer = TokenSigner(derive_key(secret, "confirmation-token"), settings.confirm_ttl, now)
-        self.replays = ReplayGuard(now)
+        store = settings.replay_store.get_secret_value() if settings.replay_store else None
+        self.replays = replay_store(store, now)
+        if store:
+            log.info("confirmations are claimed in the replay store: %s", self.replays.description)
         self.audit = AuditLog(settings.audit_log, now)
 
     async def run(
@@ -82,7 +97,7 @@ class Gate:
     ) -> CallToolResult | InputRequiredResult:
         try:
             preview, target = await self._preview(tool, args, fetch_target)
-            binding = Binding(tool.name, args, preview.target_id, preview.name)
+            binding = Binding(tool.name, args, preview.target_id, preview.name, decisive_facts(preview))
             if getattr(context, "request_state", None) is not None:
                 self._check_answer(_answer(context), preview, "input_required")
                 verified = self._verify(context.request_state, binding, preview, "elicit", "input_required")
@@ -203,19 +218,26 @@ class Gate:
             why = (f"it is no longer the {preview.kind} the user confirmed (now {fresh.label}). Nothing was done; "
                    "ask again.")
             raise Refusal("refused", preview=preview, why=why, reason="target changed")
+        then, now = decisive_facts(preview), decisive_facts(fresh)
+        if then != now:
+            changed = tuple(name for name, value in now if (name, value) not in then)
+            raise _facts_changed(preview, changed_facts(now, changed, then), changed, "elicitation")
         return target
 
     # -- tokens ------------------------------------------------------------------------------------------------------
     def _verify(self, token: Any, binding: Binding, preview: Preview, purpose: Purpose, channel: Channel) -> Verified:
         try:
-            return self.signer.verify(str(token), binding, purpose)
+            return self.signer.verify(token, binding, purpose)
         except TokenRejected as exc:
+            if exc.failure == "changed":
+                changes = changed_facts(tuple(binding.facts), exc.changed)
+                raise _facts_changed(preview, changes, exc.changed, channel) from None
             if exc.failure == "expired":
                 when = utc_stamp(exc.expired_at) if exc.expired_at else "earlier"
                 why = (f"the confirmation expired at {when}. Call {preview.tool} again without confirmation_token "
                        "for a fresh preview and ask the user again.")
                 raise Refusal("expired", preview=preview, why=why, reason="expired", channel=channel) from None
-            if purpose == "elicit":
+            if purpose == "elicit" and exc.failure == "invalid":
                 why = (f"the {preview.kind} is no longer the one the user confirmed (its id or name changed). "
                        "Nothing was done; ask again.")
                 raise Refusal("refused", preview=preview, why=why, reason="target changed", channel=channel) from None
@@ -237,10 +259,8 @@ class Gate:
         verified: Verified | None,
     ) -> CallToolResult:
         # `target` was read in this very call, just now: that read is the re-check (same id and name, not deleting).
-        if verified is not None and not self.replays.claim(verified):
-            why = (f"this confirmation has already been used. Each confirmation runs once; call {preview.tool} "
-                   "again without confirmation_token if the user wants it done again.")
-            raise Refusal("invalid", preview=preview, why=why, reason="replayed", channel=channel)
+        if verified is not None:
+            await self._claim(verified, preview, channel)
         try:
             result = await execute(target)
         except NeevError as exc:
@@ -251,6 +271,21 @@ class Gate:
             raise
         self._record("failed" if result.is_error else "executed", preview, channel)
         return result
+
+    async def _claim(self, verified: Verified, preview: Preview, channel: Channel) -> None:
+        """Mark this confirmation used before anything is sent; refuse a second use, and refuse when unsure."""
+        try:
+            first = await self.replays.claim(verified.nonce, verified.expires_at)
+        except ReplayStoreUnavailable as exc:
+            why = (f"the shared replay store (NEEV_MCP_REPLAY_STORE) could not record that this confirmation is "
+                   f"being used ({exc}), and without it the call could run twice. Nothing was sent to NeevCloud. "
+                   "Try again in a moment; if the store stays down, an operator must restore it.")
+            raise Refusal("refused", preview=preview, why=why, reason="replay store unavailable",
+                          channel=channel) from None
+        if not first:
+            why = (f"this confirmation has already been used. Each confirmation runs once; call {preview.tool} "
+                   "again without confirmation_token if the user wants it done again.")
+            raise Refusal("invalid", preview=preview, why=why, reason="replayed", channel=channel)
 
     # -- results and audit -------------------------------------------------------------------------------------------
     def _record(self, event: Event, preview: Preview, channel: Channel, reason: str | None = None) -> None:
@@ -280,6 +315,14 @@ def _check_identity(tool: ToolDef, args: dict[str, Any], target: dict[str, Any])
         why = (f"NeevCloud described {'another' if got_id else 'an unidentified'} resource ({got_id or 'no id'}) "
                f"when asked for {wanted}, so nothing was done. Try again later.")
         raise Refusal("refused", preview=shell(tool, wanted), why=why, reason="target mismatch")
+
+
+def _facts_changed(preview: Preview, changes: str, changed: tuple[str, ...], channel: Channel) -> Refusal:
+    again = f"call {preview.tool} again" + (" without confirmation_token" if channel == "token" else "")
+    why = (f"what the user confirmed no longer holds. Since the preview: {changes}. Nothing was done; {again} for a "
+           "fresh preview and ask the user again.")
+    reason = "facts changed: " + (", ".join(changed) or "preview")
+    return Refusal("refused", preview=preview, why=why, reason=reason, channel=channel)
 
 
 def _no_back_channel(exc: MCPError) -> bool:

@@ -188,3 +188,50 @@ def confirmation_form(preview: Preview) -> tuple[str, dict[str, Any]]:
         "required": [CONFIRM_FIELD],
     }
     return message, schema
+
+
+# -- decisive facts: what the human approved, bound into the confirmation ---------------------------------------------
+STATUS_CLASSES = {
+    "running": "running",
+    "stopped": "stopped",
+    "failed": "failed",
+    **dict.fromkeys(("pending", "provisioning", "starting", "stopping", "restarting"), "transitional"),
+    **dict.fromkeys(("deleting", "deleted"), "being deleted"),
+}
+
+
+def status_class(status: Any) -> str:
+    """Statuses that mean the same to a human confirming an action; an unknown one stands for itself."""
+    return STATUS_CLASSES.get(str(status), str(status))
+
+
+def decisive_facts(preview: Preview) -> tuple[tuple[str, str], ...]:
+    """The facts the preview stated that decide what the confirmed call does, as (name, value) text in a fixed order.
+
+    Derived from the preview's own `facts`, so a fact is bound exactly when the preview told the human about it: a VM's
+    status class; for a delete also whether its root disk goes with it, which root disk, which data disks; a root
+    disk's attachment. A create binds nothing beyond its arguments (there is no target yet).
+    """
+    facts = preview.facts
+    out: list[tuple[str, str]] = []
+    if preview.kind == VM.label and "status" in facts:
+        out.append(("status", status_class(facts["status"])))
+    if "root_disk_fate" in facts:
+        out.append(("delete_root_disk", "true" if facts["root_disk_fate"] == "deleted" else "false"))
+        out.append(("root disk", str((facts.get("root_disk") or {}).get("id") or "none")))
+        ids = sorted(str(d.get("id")) for d in facts.get("data_disks") or [])
+        out.append(("attached data disks", ", ".join(ids) or "none"))
+    if "is_attached" in facts:
+        out.append(("attachment", f"attached to VM {facts.get('vm_id')}" if facts["is_attached"] else "not attached"))
+    return tuple(out)
+
+
+def changed_facts(now: tuple[tuple[str, str], ...], changed: tuple[str, ...],
+                  before: tuple[tuple[str, str], ...] | None = None) -> str:
+    """'delete_root_disk was false, is now true; …' (or '… is now true' when the earlier value is not at hand)."""
+    then = dict(before or ())
+    parts = []
+    for name, value in now:
+        if name in changed:
+            parts.append(f"{name} was {then[name]}, is now {value}" if name in then else f"{name} is now {value}")
+    return "; ".join(parts) or "the facts shown in the preview"

@@ -13,12 +13,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from neev_mcp.sandbox import DEFAULT_TOKEN
 
@@ -63,14 +65,19 @@ class Proc:
         if self.stopped:
             return
         self.stopped = True
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGINT)
-            try:
-                self.popen.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(timeout=5)
+        stop_process(self.popen, signal.SIGINT)
         self.log.close()
+
+
+def stop_process(popen: subprocess.Popen[bytes], sig: int, grace: float = 5.0) -> None:
+    """Ask a child we started to stop with `sig`; kill it if it has not exited after `grace` seconds."""
+    if popen.poll() is None:
+        popen.send_signal(sig)
+        try:
+            popen.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.wait(timeout=5)
 
 
 def spawn(name: str, args: list[str], env: Mapping[str, str], port: int) -> Proc:
@@ -143,15 +150,18 @@ def vm_path(vm_id: str) -> str:
 
 
 @contextmanager
-def running_stack(servers: Mapping[str, tuple[tuple[str, ...], Mapping[str, str]]]) -> Iterator[dict[str, Proc]]:
-    """A sandbox plus one server per entry (name → (flags, env)), all ready; every process is stopped on exit."""
+def running_stack(
+    servers: Mapping[str, tuple[tuple[str, ...], Mapping[str, str]]], timeout: float = 60.0
+) -> Iterator[dict[str, Proc]]:
+    """A sandbox plus one server per entry (name → (flags, env)), all ready within `timeout` seconds; every process
+    is stopped on exit."""
     procs: dict[str, Proc] = {}
     try:
         procs["sandbox"] = spawn_sandbox()
         wait_ready(procs["sandbox"])
         for name, (flags, env) in servers.items():
             procs[name] = spawn_server(procs["sandbox"], *flags, **env)
-        wait_ready(*procs.values())
+        wait_ready(*procs.values(), timeout=timeout)
         yield procs
     finally:
         for proc in procs.values():
@@ -162,3 +172,15 @@ def reset(sandbox: Proc) -> Proc:
     """Forget the recorded requests and faults of the shared sandbox, for the next test."""
     httpx2.post(sandbox.url + "/_sandbox/reset", timeout=5.0).raise_for_status()
     return sandbox
+
+
+@asynccontextmanager
+async def connect(
+    url: str,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    **client_args: Any,
+) -> AsyncIterator[Client]:
+    """An MCP client on a server's `/mcp` over streamable HTTP (optionally through `transport`, e.g. a balancer)."""
+    http = httpx2.AsyncClient(transport=transport, timeout=10.0)
+    async with http, Client(streamable_http_client(url + "/mcp", http_client=http), **client_args) as client:
+        yield client

@@ -1,0 +1,99 @@
+"""Outside components some tests need (redis-server, …): found here, skipped with a reason when absent, and a
+failure instead of a skip when NEEV_REQUIRE_COMPONENTS=1 (CI sets it in .ci/run, so a missing component cannot
+silently turn a race test into a skip).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from .support.http import free_port, stop_process
+
+
+def require(name: str, path: str | None, how: str) -> str:
+    """`path` if the component is there; otherwise skip (or fail under NEEV_REQUIRE_COMPONENTS=1) saying `how`."""
+    if path:
+        return path
+    message = f"{name} not found: {how}"
+    if os.environ.get("NEEV_REQUIRE_COMPONENTS") == "1":
+        pytest.fail(f"{message} (NEEV_REQUIRE_COMPONENTS=1)", pytrace=False)
+    pytest.skip(message)
+
+
+def redis_server_binary() -> str:
+    return require("redis-server", shutil.which("redis-server"), "apt-get install -y redis-server")
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """(cert, key) for 127.0.0.1, made with the openssl command; the cert is also the CA a client must trust."""
+    openssl = require("openssl", shutil.which("openssl"), "apt-get install -y openssl")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+@dataclass
+class RedisProcess:
+    """A private redis-server on a free loopback port: no persistence, a password, stopped by its fixture."""
+
+    popen: subprocess.Popen[bytes]
+    port: int
+    password: str
+    tls: bool = False
+
+    def url(self, db: int = 1) -> str:
+        return f"{'rediss' if self.tls else 'redis'}://:{self.password}@127.0.0.1:{self.port}/{db}"
+
+    def stop(self) -> None:
+        stop_process(self.popen, signal.SIGTERM)
+
+
+@contextmanager
+def redis_server(
+    password: str = "redis-test-password-5b1f0c", port: int | None = None, tls: tuple[Path, Path] | None = None
+) -> Iterator[RedisProcess]:
+    """redis-server on `port` (default: a free one), requiring `password`, TLS only when `tls` = (cert, key) is
+    given; stopped when the block ends."""
+    binary = redis_server_binary()
+    port = port or free_port()
+    listen = ["--port", str(port)]
+    if tls is not None:
+        listen = ["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(tls[0]), "--tls-key-file",
+                  str(tls[1]), "--tls-auth-clients", "no"]
+    popen = subprocess.Popen(
+        [binary, *listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--requirepass", password,
+         "--databases", "4"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    proc = RedisProcess(popen, port, password, tls=tls is not None)
+    try:
+        _wait_listening(proc)
+        yield proc
+    finally:
+        proc.stop()
+
+
+def _wait_listening(proc: RedisProcess, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.popen.poll() is not None:
+            raise AssertionError(f"redis-server exited with {proc.popen.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", proc.port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"redis-server not listening on port {proc.port} after {timeout} s")
