@@ -37,8 +37,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_sandbox(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, str(HERE / "sandbox_http.py"), str(port)],
+def start_sandbox(port: int, command: list[str] | None = None) -> subprocess.Popen[bytes]:
+    """The sandbox over HTTP on `port` (`command`: another way to serve it), once it answers its health check."""
+    proc = subprocess.Popen(command or [sys.executable, str(HERE / "sandbox_http.py"), str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

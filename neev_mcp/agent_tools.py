@@ -7,37 +7,43 @@ touching the code path an agent uses.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 
-from . import overview, summaries
-from .client import NeevClient
+from . import overview, summaries, walker
+from .client import NeevClient, RetryPolicy
 from .errors import NeevError, NotConfigured, NotFound
-from .kinds import ROOT_DISK, VM, Kind, scope_label, scope_of
+from .kinds import ROOT_DISK, VM, scope_label, scope_of
+from .walker import Progress
 
 if TYPE_CHECKING:
     from .registry import ToolDef
 
-Progress = Callable[[float, float | None, str], Awaitable[None]]
-PAGE_SIZE = 100  # the API's maximum `limit`
+PAGE_SIZE = walker.PAGE_SIZE
 
 
 @dataclass(frozen=True)
 class Limits:
     """Bounds and timings of the agent tools (real seconds)."""
 
-    max_pages: int = 50  # per collection in project_overview: 5,000 VMs and 5,000 root disks
-    concurrency: int = 4  # page requests in flight at once
+    deadline: float = walker.DEFAULT_DEADLINE  # a whole-project read stops here and says so (NEEV_OVERVIEW_DEADLINE)
+    concurrency: int = 4  # page requests in flight at first; the walker adapts it between 1 and max_concurrency
+    max_concurrency: int = 32
+    page_attempts: int = 3  # reads of one page before a whole-project answer fails (NEEV_MAX_ATTEMPTS)
     name_pages: int = 3  # list_vms pages read to name the VMs of a root-disk page
     name_gets: int = 5  # then get_vm calls for VMs still unnamed (more than this: left as ids)
     poll_initial: float = 1.0
     poll_factor: float = 1.5
     poll_max: float = 10.0
     stable_checks: int = 3  # consecutive checks in a settled, wrong status before giving up
+
+    def pace(self) -> walker.Pace:
+        return walker.Pace(start=self.concurrency, ceiling=self.max_concurrency)
 
 
 class Outcome(NamedTuple):
@@ -56,13 +62,14 @@ class API:
     tools: Mapping[str, ToolDef]
     token: str | None = None
 
-    async def call(self, tool_name: str, path: dict[str, Any], query: dict[str, Any] | None = None) -> Any:
+    async def call(self, tool_name: str, path: dict[str, Any], query: dict[str, Any] | None = None, *,
+                   retry: RetryPolicy | None = None) -> Any:
         tool = self.tools[tool_name]
         if tool.disabled:  # its reviewed operation drifted in the loaded spec: never call it as reviewed
             raise NotConfigured(f"{tool.disabled} Nothing was sent.")
         assert tool.operation is not None
         return (await self.client.call(tool.operation, path, query, token=self.token, repeatable=tool.repeatable,
-                                       unsure=tool.unsure)).data
+                                       unsure=tool.unsure, retry=retry)).data
 
     async def page(self, lister: str, scope: Mapping[str, Any], page: int, limit: int = PAGE_SIZE
                    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -84,62 +91,35 @@ class Env:
     reach: Mapping[str, str]
 
 
-def _first_neev_error(group: BaseExceptionGroup[Any]) -> NeevError | None:
-    for exc in group.exceptions:
-        found = _first_neev_error(exc) if isinstance(exc, BaseExceptionGroup) else exc
-        if isinstance(found, NeevError):
-            return found
-    return None
+# -- whole-project reads: every page through the walker -----------------------------------------------------------
+PAGE_RETRY = RetryPolicy(attempts=1)  # the walker retries pages itself, slowing down as a whole when throttled
 
 
-# -- project_overview ----------------------------------------------------------------------------------------------
-async def _walk(api: API, lister: str, scope: dict[str, Any], limits: Limits,
-                in_flight: anyio.Semaphore) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Every item of a paginated list: page 1 first (it tells how many pages), then the rest concurrently."""
+def page_reader(api: API, scope: Mapping[str, Any]) -> walker.FetchPage:
+    """Pages of a list tool in `scope`, 100 items each, for the walker."""
 
-    async def fetch(page: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        async with in_flight:
-            return await api.page(lister, scope, page)
+    async def fetch(lister: str, page: int) -> Any:
+        return await api.call(lister, dict(scope), {"page": page, "limit": PAGE_SIZE}, retry=PAGE_RETRY)
 
-    first, pagination = await fetch(1)
-    total_pages = max(1, int(pagination.get("total_pages") or 1))
-    last = min(total_pages, limits.max_pages)
-    pages: dict[int, list[dict[str, Any]]] = {1: first}
+    return fetch
 
-    async def fetch_into(page: int) -> None:
-        pages[page] = (await fetch(page))[0]
 
-    async with anyio.create_task_group() as tg:
-        for page in range(2, last + 1):
-            tg.start_soon(fetch_into, page)
-    items: dict[str, dict[str, Any]] = {}  # by id: an item that moved pages during the walk counts once
-    for page in range(1, last + 1):
-        for item in pages[page]:
-            items.setdefault(str(item.get("id")), item)
-    reads = {"pages_read": last, "total_pages": total_pages, "items_read": len(items),
-             "total_items": int(pagination.get("total_items") or len(items))}
-    return list(items.values()), reads
+async def walk(api: API, scope: Mapping[str, Any], collections: Sequence[walker.Collection], limits: Limits,
+               progress: Progress | None = None, **options: Any) -> walker.WalkResult:
+    """Every whole-project read goes through here: one deadline, one pace, the same retries."""
+    options.setdefault("deadline", limits.deadline)
+    options.setdefault("pace", limits.pace())
+    return await walker.walk(page_reader(api, scope), collections, progress=progress,
+                             max_attempts=limits.page_attempts, **options)
 
 
 async def project_overview(api: API, args: dict[str, Any], env: Env) -> Outcome:
-    scope = scope_of(args)
-    in_flight = anyio.Semaphore(env.limits.concurrency)
-    found: dict[str, tuple[list[dict[str, Any]], dict[str, int]]] = {}
-
-    async def walk(key: str, kind: Kind) -> None:
-        found[key] = await _walk(api, kind.lister, scope, env.limits, in_flight)
-
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(walk, "vms", VM)
-            tg.start_soon(walk, "root_disks", ROOT_DISK)
-    except ExceptionGroup as group:  # one failed page fails the overview with that page's own message
-        error = _first_neev_error(group)
-        if error is None:
-            raise
-        raise error from None
-    data = {"vms": found["vms"][0], "root_disks": found["root_disks"][0],
-            "reads": {"vms": found["vms"][1], "root_disks": found["root_disks"][1]}}
+    tally = overview.OverviewTally()
+    vms = walker.Collection(VM.lister, "VMs", tally.add_vms)
+    disks = walker.Collection(ROOT_DISK.lister, "root disks", tally.add_disks)
+    result = await walk(api, scope_of(args), [vms, disks], env.limits, env.progress)
+    data = {"tally": tally, "reads": {"vms": result.reads[vms.tool], "root_disks": result.reads[disks.tool]},
+            "walk": result.info()}
     full_args = {"per_status": 5, **args}
     return Outcome(overview.overview(full_args, data, env.now()), overview.overview_structured(full_args, data))
 
@@ -149,9 +129,10 @@ async def vm_names(api: API, scope: dict[str, Any], vm_ids: Iterable[str], limit
                    ) -> dict[str, str]:
     """Names of these VMs, best effort: a failed lookup leaves the id unnamed rather than failing the call.
 
-    One id → one get_vm. Several → at most `limits.name_pages` list_vms pages of 100, starting with the page that
-    holds the `near`-th VM (VMs and their root disks are usually created together, so a page of disks tends to sit
-    beside the same page of VMs), then at most `limits.name_gets` get_vm calls for any still unnamed.
+    One id → one get_vm. Several → at most `limits.name_pages` list_vms pages of 100, one after the other, starting
+    with the page that holds the `near`-th VM (VMs and their root disks are usually created together, so a page of
+    disks tends to sit beside the same page of VMs) and stopping once all are named; then at most `limits.name_gets`
+    get_vm calls for any still unnamed.
     """
     wanted = {str(v) for v in vm_ids if v}
     names: dict[str, str] = {}
@@ -167,19 +148,15 @@ async def vm_names(api: API, scope: dict[str, Any], vm_ids: Iterable[str], limit
     if len(wanted) == 1:
         await get_one(next(iter(wanted)))
         return names
+
+    def collect(_: int, items: list[dict[str, Any]]) -> None:
+        names.update({str(v.get("id")): str(v["name"]) for v in items if v.get("name") and str(v.get("id")) in wanted})
+
     home = near // PAGE_SIZE + 1
-    queue, seen, total_pages = [home, home + 1, home - 1, 1, 2], set(), home + 1
-    while queue and len(seen) < limits.name_pages and wanted - names.keys():
-        page = queue.pop(0)
-        if page in seen or not 1 <= page <= total_pages:
-            continue
-        seen.add(page)
-        try:
-            vms, pagination = await api.page(VM.lister, scope, page)
-        except NeevError:
-            break
-        total_pages = int(pagination.get("total_pages") or 1)
-        names.update({str(v.get("id")): str(v.get("name")) for v in vms if v.get("name")})
+    pages = [p for p in dict.fromkeys((home, home + 1, home - 1, 1, 2)) if p >= 1][: limits.name_pages]
+    with contextlib.suppress(NeevError):
+        await walk(api, scope, [walker.Collection(VM.lister, "VMs", collect, pages=pages)], limits,
+                   pace=walker.Pace(start=1, ceiling=1), enough=lambda: not wanted - names.keys())
     missing = sorted(wanted - names.keys())
     if 0 < len(missing) <= limits.name_gets:
         async with anyio.create_task_group() as tg:
@@ -189,19 +166,25 @@ async def vm_names(api: API, scope: dict[str, Any], vm_ids: Iterable[str], limit
 
 
 # -- name look-ups ---------------------------------------------------------------------------------------------------
-MAX_NAME_PAGES = 20  # resolving a name reads at most 2,000 items
+class Found(NamedTuple):
+    ids: list[str]  # in listing order; stops at the second match
+    complete: bool  # every page was read (False: the deadline passed first)
+    pages: str  # "12 of 30 pages read", for a message when incomplete
 
 
-async def find_named(api: API, lister: str, scope: dict[str, Any], name: str, max_pages: int = MAX_NAME_PAGES
-                     ) -> list[str]:
-    """The ids of every item called `name`, reading pages in order (at most `max_pages`)."""
-    found: list[str] = []
-    for page in range(1, max_pages + 1):
-        items, pagination = await api.page(lister, scope, page)
-        found += [str(item.get("id")) for item in items if item.get("name") == name]
-        if page >= int(pagination.get("total_pages") or 1):
-            break
-    return found
+async def find_named(api: API, lister: str, scope: dict[str, Any], name: str, limits: Limits) -> Found:
+    """The ids of the items called `name`: every page is looked through, until a second match or the deadline."""
+    found: dict[int, str] = {}  # listing position → id
+
+    def collect(page: int, items: list[dict[str, Any]]) -> None:
+        found.update({page * 1000 + i: str(item.get("id")) for i, item in enumerate(items) if item.get("name") == name})
+
+    result = await walk(api, scope, [walker.Collection(lister, "items", collect)], limits,
+                        enough=lambda: len(found) > 1)
+    reads = result.reads[lister]
+    return Found([found[k] for k in sorted(found)], result.complete or len(found) > 1,
+                 f"{reads['pages_read']} of {reads['total_pages'] or '?'} pages read within the "
+                 f"{result.deadline:g} s NEEV_OVERVIEW_DEADLINE")
 
 
 # -- wait_for_vm ---------------------------------------------------------------------------------------------------

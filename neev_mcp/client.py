@@ -129,12 +129,14 @@ class NeevClient:
         token: str | None = None,
         repeatable: bool | None = None,
         unsure: str = GENERIC_UNSURE,
+        retry: RetryPolicy | None = None,
     ) -> APIResponse:
         """Send one operation, with retries as its safety allows; raises a `NeevError` subclass on failure.
 
         `repeatable`: whether the operation may be re-sent after an unclear failure (the tool declaration derives it
         from its annotations; by default only reads). `unsure`: what the agent should check when a mutation may or
-        may not have been applied.
+        may not have been applied. `retry` replaces the client's policy for this call: the page walker retries pages
+        itself, so that it can slow down as a whole when the API throttles.
 
         Cancellation (the MCP request was cancelled, or the client went away) is never caught here: it interrupts the
         HTTP request or the backoff sleep in flight, and nothing is re-sent afterwards.
@@ -149,31 +151,32 @@ class NeevClient:
         params = {k: _query_value(v) for k, v in (query or {}).items() if v is not None}
         headers = {"Authorization": f"Bearer {bearer}"}
         safe_to_repeat = op.method in ("GET", "HEAD") if repeatable is None else repeatable
+        policy = retry or self._retry
         attempt = 0
         earlier_may_have_applied = False
         while True:
             try:
                 return await self._send_once(op, url, params, body, headers, bearer)
             except NeevError as exc:
-                if not self._should_retry(exc, safe_to_repeat, attempt):
+                if not self._should_retry(exc, safe_to_repeat, attempt, policy):
                     raise self._final(exc, op, safe_to_repeat, attempt + 1, earlier_may_have_applied,
                                       unsure) from None
                 earlier_may_have_applied = earlier_may_have_applied or _may_have_applied(exc)
-                wait = self._retry.delay(attempt, getattr(exc, "retry_after", None))
+                wait = policy.delay(attempt, getattr(exc, "retry_after", None))
                 log.info("retrying %s after %s (attempt %d of %d, waiting %.2fs)", op.operation_id,
-                         type(exc).__name__, attempt + 1, self._retry.attempts, wait)
+                         type(exc).__name__, attempt + 1, policy.attempts, wait)
                 attempt += 1
                 await anyio.sleep(wait)
 
-    def _should_retry(self, exc: NeevError, safe_to_repeat: bool, attempt: int) -> bool:
-        if attempt + 1 >= self._retry.attempts:
+    def _should_retry(self, exc: NeevError, safe_to_repeat: bool, attempt: int, policy: RetryPolicy) -> bool:
+        if attempt + 1 >= policy.attempts:
             return False
         if isinstance(exc, NotSent):
             return exc.retryable  # never reached the API: repeating cannot duplicate anything (if it can help)
         if not safe_to_repeat:
             return False  # the API may have acted on it: a second create would make a second VM
         retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None and retry_after > self._retry.max_retry_after:
+        if retry_after is not None and retry_after > policy.max_retry_after:
             return False  # the API asks for a longer pause than a tool call should hang: tell the agent instead
         return exc.retryable
 

@@ -41,6 +41,7 @@ ENV_VARS: dict[str, str] = {
     "NEEV_MCP_LOG_LEVEL": "log_level",
     "NEEV_OPENAPI_SPEC": "openapi_spec",
     "NEEV_MCP_REPLAY_STORE": "replay_store",
+    "NEEV_OVERVIEW_DEADLINE": "overview_deadline",
 }
 
 
@@ -65,6 +66,8 @@ class Settings(BaseModel):
     read_timeout: float = Field(30.0, gt=0, le=600)
     max_attempts: int = Field(3, ge=1, le=10)
     retry_backoff: float = Field(0.5, ge=0, le=60)
+    # seconds a whole-project answer may spend reading pages (then it says it is incomplete)
+    overview_deadline: float = Field(25.0, gt=0, le=3600)
     sandbox: bool = False
     # streamable HTTP
     transport: Literal["stdio", "http"] = "stdio"

@@ -65,6 +65,7 @@ REQUIRED_TOP_KEYS = ("name", "title", "description", "tools")
 ARG_KEYS = {"name", "description", "required", "default", "complete"}
 COMPLETION_SOURCES = {"vm"}  # where an argument's values come from in completion/complete
 MAX_COMPLETIONS = 100  # the protocol's limit per completion result
+COMPLETION_DEADLINE = 3.0  # seconds a completion may spend reading VM names (a person is typing)
 MAX_ARGUMENT_LENGTH = 2000  # a prompt argument is a name or a sentence, never a document
 
 
@@ -347,7 +348,7 @@ def _completion_handler(
             source = "vm"
         if source != "vm":
             return None
-        return matching(await reader.vm_names(), argument.value)
+        return matching(await reader.vm_names(argument.value), argument.value)
 
     return complete
 

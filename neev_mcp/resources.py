@@ -91,10 +91,13 @@ async def _read(what: str, produce: Callable[[], Awaitable[str]]) -> str:
 async def _vm_text(reader: Reader, vm_id: str, ctx: Context) -> str:
     if not UUID_RE.fullmatch(vm_id):
         scope, found = await reader.vms_named(vm_id, ctx)
-        if not found:
+        if len(found.ids) > 1:
+            raise NeevError(f"{len(found.ids)} VMs are named {vm_id!r} ({', '.join(found.ids)}): read "
+                            "neev://vms/<id> instead.")
+        if not found.complete:
+            raise NeevError(f"Could not look through every VM of {scope_label(scope)} for {vm_id!r} ({found.pages}): "
+                            "read neev://vms/<id> instead.")
+        if not found.ids:
             raise UnknownName(f"No VM named {vm_id!r} in {scope_label(scope)}.")
-        if len(found) > 1:
-            raise NeevError(f"{len(found)} VMs are named {vm_id!r} ({', '.join(found)}): read neev://vms/<id> "
-                            "instead.")
-        vm_id = found[0]
+        vm_id = found.ids[0]
     return await reader.tool_text("get_vm", {"vm_id": vm_id}, ctx)

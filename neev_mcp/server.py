@@ -28,7 +28,7 @@ from mcp.types import (
     ToolAnnotations,
 )
 
-from . import __version__, agent_tools, prompts, resources, summaries
+from . import __version__, agent_tools, prompts, resources, summaries, walker
 from .bearer import request_bearer
 from .client import NeevClient, RetryPolicy, Timeouts
 from .config import ConfigurationError, Settings
@@ -74,7 +74,9 @@ class NeevServer(MCPServer):
         self.config = settings
         self.client = client
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
-        self.limits = limits or agent_tools.Limits()  # page caps and poll timings; tests and the demo poll faster
+        # the whole-project deadline and poll timings; tests and the demo poll faster
+        self.limits = limits or agent_tools.Limits(deadline=settings.overview_deadline,
+                                                   page_attempts=settings.max_attempts)
         self.spec = spec or vendored_spec()
         self.registry = build_registry(settings.defaults, gated=CONFIRM_POLICIES[settings.confirm], spec=self.spec)
         announce_spec(self.spec, self.registry)
@@ -250,23 +252,38 @@ class Reader:
             raise NeevError(outcome.text)
         return outcome.text
 
-    async def vms_named(self, name: str, context: Context | None) -> tuple[dict[str, Any], list[str]]:
-        """(the scope searched, the ids of the VMs called `name` in the configured project)."""
+    async def vms_named(self, name: str, context: Context | None) -> tuple[dict[str, Any], agent_tools.Found]:
+        """(the scope searched, the VMs called `name` in the configured project: every page, under the deadline)."""
         server = self._server
         scope = scope_of(server.prepare(server.tools_by_name[VM.lister], {}))
         api = server.api(server.upstream_token(context))
-        return scope, await agent_tools.find_named(api, VM.lister, scope, name)
+        return scope, await agent_tools.find_named(api, VM.lister, scope, name, server.limits)
 
-    async def vm_names(self) -> list[str]:
-        """Names of the VMs in the configured project (first page), or none when that cannot be known right now."""
+    async def vm_names(self, typed: str = "") -> list[str]:
+        """Names in the configured project containing `typed`, in listing order, or none when that cannot be known.
+
+        Pages are read through the walker until more than a completion's 100 names match, every page is read, or
+        prompts.COMPLETION_DEADLINE passes: a person is waiting at the keyboard.
+        """
         if self.default_scope is None:
             return []  # no project to list, or no server-side token: completion is best effort
+        needle = typed.strip().lower()
+        names: dict[int, str] = {}  # listing position → name
+
+        def collect(page: int, items: list[dict[str, Any]]) -> None:
+            names.update({page * 1000 + i: vm["name"] for i, vm in enumerate(items)
+                          if isinstance(vm.get("name"), str) and needle in vm["name"].lower()})
+
+        limits = self._server.limits
         try:
-            vms, _ = await self._server.api(None).page(VM.lister, self.default_scope, 1)
+            await agent_tools.walk(self._server.api(None), self.default_scope,
+                                   [walker.Collection(VM.lister, "VMs", collect)], limits,
+                                   deadline=min(limits.deadline, prompts.COMPLETION_DEADLINE),
+                                   enough=lambda: len(names) > prompts.MAX_COMPLETIONS)
         except NeevError as exc:
             log.warning("completion could not list VMs: %s", exc.message)
             return []
-        return [str(vm["name"]) for vm in vms if vm.get("name")]
+        return [names[k] for k in sorted(names)]
 
 
 def to_mcp_tool(tool: ToolDef) -> Tool:

@@ -231,15 +231,26 @@ def test_the_overview_groups_failures_by_message_and_bounds_the_number_of_groups
     assert "- and 8 more failed VMs with 4 other messages (get_vm shows each)." in text
 
 
-def test_an_overview_cut_short_by_the_page_cap_says_so() -> None:
+def test_an_overview_cut_short_by_its_deadline_says_how_far_it_got_and_how_to_read_the_rest() -> None:
     data = everything(seeded(1000))
-    data["reads"]["vms"] = {"pages_read": 2, "total_pages": 11, "items_read": 200, "total_items": 1006}
-    data["vms"] = data["vms"][:200]
+    data["reads"]["vms"] = {"pages_read": 3, "total_pages": 11, "items_read": 300, "total_items": 1006,
+                            "missing_pages": "3, 5–11"}
+    data["reads"]["root_disks"] = {"pages_read": 0, "total_pages": 0, "items_read": 0, "total_items": 0,
+                                   "missing_pages": "1"}
+    data["walk"] = {"deadline_seconds": 2.5}
+    data["vms"] = data["vms"][:200] + data["vms"][300:400]
+    data["root_disks"] = []
     text = overview.overview({**SCOPE, "per_status": 5}, data, NOW)
-    assert text.splitlines()[1] == (
-        "INCOMPLETE: the page cap (2 pages) was hit; 200 of 1006 VMs were read and the figures below cover only "
-        "those. list_vms with limit=100, page=3 onwards shows the rest.")
-    assert overview.overview_structured(SCOPE, data)["complete"] is False
+    assert text.splitlines()[1:3] == [
+        "INCOMPLETE: the 2.5 s deadline (NEEV_OVERVIEW_DEADLINE) passed after 3 of 11 pages of VMs; 300 of 1006 VMs "
+        "were read and the figures below cover only those. list_vms with limit=100 and page = 3, 5–11 shows the rest "
+        "(or ask again: a larger NEEV_OVERVIEW_DEADLINE lets the overview read everything).",
+        "INCOMPLETE: the 2.5 s deadline (NEEV_OVERVIEW_DEADLINE) passed before the first page of root disks was "
+        "answered, so the figures below include none. list_root_disk_volumes with limit=100 and page = 1 shows the "
+        "rest (or ask again: a larger NEEV_OVERVIEW_DEADLINE lets the overview read everything)."]
+    assert text.splitlines()[0] == "Project demo-org/demo-project: 300 VMs — 210 running, 60 stopped, 30 failed."
+    structured = overview.overview_structured(SCOPE, data)
+    assert structured["complete"] is False and structured["reads"]["vms"]["missing_pages"] == "3, 5–11"
 
 
 def test_an_empty_project_overview_suggests_creating_a_vm() -> None:

@@ -13,6 +13,7 @@ from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from . import api
+from .capacity import Capacity
 from .faults import Fault, parse_faults
 from .models import iso
 from .recording import RecordedRequest, parse_body
@@ -76,13 +77,13 @@ class ApiApp:
         query = dict(request.query_params)
 
         fault = self.sb.take_fault(method, sub)
-        if fault and fault.kind == "slow" and fault.when == "before":
-            await anyio.sleep(fault.delay)
-        reply: api.Reply | None = None
-        if fault is None or fault.when == "after" or fault.kind in _REACHES_SERVICE_BEFORE:
-            reply = self.sb.handle(api.Call(method, sub, query, raw), headers)
-        if fault and fault.kind == "slow" and fault.when == "after":
-            await anyio.sleep(fault.delay)
+        refused = self.sb.gatekeeper.admit() if fault is None else None
+        fault = fault or refused
+        try:
+            reply = await self._answer(fault, api.Call(method, sub, query, raw), headers)
+        finally:
+            if fault is None:
+                self.sb.gatekeeper.release()
 
         status, body, out_headers = _render(reply, fault)
         dropped = fault is not None and fault.kind == "drop"
@@ -97,6 +98,19 @@ class ApiApp:
         if dropped:
             raise ConnectionDropped(f"sandbox drop fault on {method} {sub}")
         await send({"type": "http.response.body", "body": body})
+
+    async def _answer(self, fault: Fault | None, call: api.Call, headers: dict[str, str]) -> api.Reply | None:
+        """The service's reply (None when a fault keeps the request from it), with the modelled latency."""
+        if fault is None and self.sb.gatekeeper.capacity.latency:
+            await anyio.sleep(self.sb.gatekeeper.capacity.latency)
+        if fault and fault.kind == "slow" and fault.when == "before":
+            await anyio.sleep(fault.delay)
+        reply: api.Reply | None = None
+        if fault is None or fault.when == "after" or fault.kind in _REACHES_SERVICE_BEFORE:
+            reply = self.sb.handle(call, headers)
+        if fault and fault.kind == "slow" and fault.when == "after":
+            await anyio.sleep(fault.delay)
+        return reply
 
 
 def _admin_routes(sb: Sandbox) -> list[Route]:
@@ -129,6 +143,26 @@ def _admin_routes(sb: Sandbox) -> list[Route]:
                                 status_code=400)
         return JSONResponse({"now": iso(now), "elapsed": sb.clock.elapsed()})
 
+    async def capacity(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                sb.gatekeeper.capacity = Capacity.from_dict(json.loads(await request.body() or b"{}"))
+            except (ValueError, TypeError) as exc:
+                return JSONResponse({"code": "invalid_request", "message": str(exc)}, status_code=400)
+            sb.gatekeeper.reset_stats()
+        return JSONResponse(sb.gatekeeper.stats())
+
+    async def bulk(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body() or b"{}")
+            count = int(body["count"])
+            added = sb.seed_bulk(count, body.get("org_id"), body.get("project_id"))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            return JSONResponse({"code": "invalid_request", "message": f'expected {{"count": n >= 0, "org_id"?, '
+                                 f'"project_id"?}}: {exc}'}, status_code=400)
+        return JSONResponse({"added": len(added), "org_id": body.get("org_id") or sb.org_id,
+                             "project_id": body.get("project_id") or sb.project_id})
+
     async def healthz(_: Request) -> Response:
         return JSONResponse({"ok": True, "now": iso(sb.clock.now()), "base_path": sb.base_path,
                              "org_id": sb.org_id, "project_id": sb.project_id})
@@ -139,6 +173,8 @@ def _admin_routes(sb: Sandbox) -> list[Route]:
         Route("/_sandbox/faults", faults, methods=["GET", "POST"]),
         Route("/_sandbox/clock/advance", advance, methods=["POST"]),
         Route("/_sandbox/healthz", healthz, methods=["GET"]),
+        Route("/_sandbox/capacity", capacity, methods=["GET", "POST"]),
+        Route("/_sandbox/bulk", bulk, methods=["POST"]),
     ]
 
 

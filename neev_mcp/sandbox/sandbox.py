@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 
 from . import api
 from .app import build_app
+from .capacity import Capacity, Gatekeeper
 from .clock import SimClock
 from .faults import Fault, FaultBook, parse_faults
 from .models import VM, RootDisk
@@ -64,7 +65,8 @@ class Sandbox:
     """
 
     def __init__(self, token: str = DEFAULT_TOKEN, org_id: str = "demo-org", project_id: str = "demo-project",
-                 seed: bool = True, clock: SimClock | None = None, base_path: str = "/vm") -> None:
+                 seed: bool = True, clock: SimClock | None = None, base_path: str = "/vm",
+                 capacity: Capacity | None = None) -> None:
         if not token:
             raise ValueError("token must not be empty")
         self.token = token
@@ -82,6 +84,7 @@ class Sandbox:
                 self._faults.add(*parse_faults(os.environ[FAULTS_ENV]))
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"{FAULTS_ENV} is not a valid JSON list of faults: {exc}") from None
+        self.gatekeeper = Gatekeeper(capacity or Capacity())  # latency and parallel limit (off by default)
         self._requests: list[RecordedRequest] = []
         self._lock = threading.RLock()
         self.app: Starlette = build_app(self)

@@ -9,6 +9,7 @@ import sys
 
 from ..loopback import is_loopback
 from .app import ConnectionDropped
+from .capacity import Capacity
 from .clock import SimClock
 from .sandbox import DEFAULT_TOKEN, Sandbox
 
@@ -32,14 +33,14 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765, speed: float | None = None, token: str = DEFAULT_TOKEN,
-          bulk: int = 0, *, allow_remote: bool = False, seed: bool = True) -> None:
+          bulk: int = 0, *, allow_remote: bool = False, seed: bool = True, capacity: Capacity | None = None) -> None:
     """Run a fresh Sandbox until interrupted. Refuses non-loopback hosts unless ``allow_remote``:
     the admin API has no auth and the token is a public constant. ``speed=None`` honours $NEEV_SANDBOX_SPEED."""
     import uvicorn  # imported here so in-process users of the sandbox never need it
 
     if not allow_remote and not is_loopback(host):
         raise ValueError(f"refusing to serve the sandbox on non-loopback host {host!r} (use --allow-remote)")
-    sb = Sandbox(token=token, seed=seed, clock=None if speed is None else SimClock(speed=speed))
+    sb = Sandbox(token=token, seed=seed, clock=None if speed is None else SimClock(speed=speed), capacity=capacity)
     if bulk:
         sb.seed_bulk(bulk)
     sock = _bind(host, port)
@@ -52,12 +53,19 @@ def serve(host: str = "127.0.0.1", port: int = 8765, speed: float | None = None,
         f"  org/project : {sb.org_id}/{sb.project_id} ({len(sb.vms)} VMs)\n"
         f"  auth        : Authorization: Bearer <token>, where token is {token_note}\n"
         f"  clock       : {sb.clock.speed:g}x simulated time\n"
+        f"  capacity    : {_capacity_note(sb.gatekeeper.capacity)}\n"
         f"  admin       : {origin}/_sandbox/healthz (requests, reset, faults, clock/advance)",
         file=sys.stderr, flush=True,
     )
     logging.getLogger("uvicorn.error").addFilter(_DropNoiseFilter())
     config = uvicorn.Config(sb.app, log_level="warning", access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _capacity_note(capacity: Capacity) -> str:
+    limit = f"at most {capacity.max_parallel} requests in flight (429 beyond)" if capacity.max_parallel \
+        else "no parallel limit"
+    return f"{capacity.latency * 1000:g} ms added latency, {limit} (POST /_sandbox/capacity changes it)"
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m neev_mcp.sandbox") -> int:
@@ -70,11 +78,16 @@ def main(argv: list[str] | None = None, prog: str = "python -m neev_mcp.sandbox"
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="bearer token to accept (default: built-in)")
     parser.add_argument("--bulk", type=int, default=0, help="add N extra VMs to the demo project")
     parser.add_argument("--no-seed", action="store_true", help="start with an empty demo project")
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="real seconds added to every API answer (models network and service time)")
+    parser.add_argument("--max-parallel", type=int, default=0,
+                        help="answer 429 (Retry-After) to requests beyond this many in flight; 0 = no limit")
     parser.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
     args = parser.parse_args(argv)
     try:
+        capacity = Capacity(latency=args.latency, max_parallel=args.max_parallel)
         serve(args.host, args.port, args.speed, args.token, args.bulk, allow_remote=args.allow_remote,
-              seed=not args.no_seed)
+              seed=not args.no_seed, capacity=capacity)
     except (ValueError, OverflowError, OSError) as exc:  # non-loopback host, bad speed, port busy or out of range
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ deterministic under a frozen clock and cheap when idle.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from .models import VM, ApiError, RootDisk, Transition
 from .validation import check_catalog, validate_create_vm
 
 ID_NAMESPACE = uuid.UUID("6f1c2d9e-4b7a-5c3e-9d21-8a0b4e6f7c15")
+_NAMESPACE_BYTES = ID_NAMESPACE.bytes
 # Durations in simulated seconds.
 CREATE_STEPS: tuple[tuple[str, float, str], ...] = (
     ("pending", 1, "queued for scheduling"),
@@ -30,8 +32,16 @@ _IP_POOLS = ("203.0.113", "198.51.100", "192.0.2")
 
 
 def make_id(*parts: str) -> str:
-    """Deterministic UUID so seeds and created resources are reproducible across runs."""
-    return str(uuid.uuid5(ID_NAMESPACE, "/".join(parts)))
+    """Deterministic UUID so seeds and created resources are reproducible across runs.
+
+    Exactly `uuid.uuid5(ID_NAMESPACE, name)`, written out because the `uuid` module's version costs half the time of
+    seeding 100,000 VMs.
+    """
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + "/".join(parts).encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class CloudState:
@@ -44,6 +54,13 @@ class CloudState:
         self.root_disks: dict[str, RootDisk] = {}
         self._ip_counter = 9  # first address handed out is 203.0.113.10
         self._seq = 0
+        # Listings and settling stay cheap at 100,000 VMs: records with pending transitions are tracked (found by one
+        # scan the first time, since seeds may set timelines directly), and sorted listings are cached until a record
+        # is added or removed.
+        self._busy_vms: dict[str, None] | None = None  # ordered set of ids
+        self._busy_disks: dict[str, None] | None = None
+        self._removals = 0
+        self._listings: dict[tuple[str, str, str], tuple[tuple[int, int, int], list[Any]]] = {}
 
     # -- helpers -----------------------------------------------------------------------------
     def add_project(self, org_id: str, project_id: str) -> None:
@@ -78,18 +95,31 @@ class CloudState:
         return vm.to_json(self.root_disks.get(vm.root_disk_id) if vm.root_disk_id else None)
 
     def list_vms(self, org_id: str, project_id: str) -> list[VM]:
-        found = [v for v in self.vms.values() if v.org_id == org_id and v.project_id == project_id]
-        return sorted(found, key=lambda v: (v.created_at, v.id))
+        return self._listing("vms", org_id, project_id)
 
     def list_disks(self, org_id: str, project_id: str) -> list[RootDisk]:
-        found = [d for d in self.root_disks.values() if d.org_id == org_id and d.project_id == project_id]
-        return sorted(found, key=lambda d: (d.created_at, d.id))
+        return self._listing("root_disks", org_id, project_id)
+
+    def _listing(self, kind: str, org_id: str, project_id: str) -> list[Any]:
+        """Records of a project in listing order (created_at, id); cached while no record is added or removed."""
+        key, version = (kind, org_id, project_id), (len(self.vms), len(self.root_disks), self._removals)
+        cached = self._listings.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        records = self.vms if kind == "vms" else self.root_disks
+        found = sorted((r for r in records.values() if r.org_id == org_id and r.project_id == project_id),
+                       key=lambda r: (r.created_at, r.id))
+        self._listings[key] = (version, found)
+        return found
 
     # -- lazy lifecycle ----------------------------------------------------------------------
     def settle(self, now: datetime | None = None) -> None:
         """Apply every transition due by ``now``. VMs first: finishing a VM deletion schedules disk work."""
         now = now or self.clock.now()
-        for vm in [v for v in self.vms.values() if v.timeline]:
+        if self._busy_vms is None or self._busy_disks is None:
+            self._busy_vms = dict.fromkeys(v.id for v in self.vms.values() if v.timeline)
+            self._busy_disks = dict.fromkeys(d.id for d in self.root_disks.values() if d.timeline)
+        for vm in [self.vms[i] for i in list(self._busy_vms) if i in self.vms]:
             while vm.timeline and vm.timeline[0].at <= now:
                 step = vm.timeline.pop(0)
                 if step.status == "deleted":
@@ -98,16 +128,26 @@ class CloudState:
                 vm.status, vm.message, vm.updated_at = step.status, step.message, step.at
                 if step.status == "running" and vm.public_ip is None:
                     vm.public_ip = self.allocate_ip()
-        for disk in [d for d in self.root_disks.values() if d.timeline]:
+        for disk in [self.root_disks[i] for i in list(self._busy_disks) if i in self.root_disks]:
             while disk.timeline and disk.timeline[0].at <= now:
                 step = disk.timeline.pop(0)
                 if step.status == "deleted":
                     del self.root_disks[disk.id]
+                    self._removals += 1
                     break
                 disk.status, disk.message, disk.updated_at = step.status, step.message, step.at
+        self._busy_vms = {i: None for i in self._busy_vms if i in self.vms and self.vms[i].timeline}
+        self._busy_disks = {i: None for i in self._busy_disks if i in self.root_disks and self.root_disks[i].timeline}
+
+    def _track(self, record: VM | RootDisk) -> None:
+        """A record with pending transitions, for `settle` to visit."""
+        busy = self._busy_vms if isinstance(record, VM) else self._busy_disks
+        if busy is not None:
+            busy[record.id] = None
 
     def _finish_vm_delete(self, vm: VM, at: datetime) -> None:
         del self.vms[vm.id]
+        self._removals += 1
         disk = self.root_disks.get(vm.root_disk_id) if vm.root_disk_id else None
         if disk is None or disk.vm_id != vm.id:
             return
@@ -115,11 +155,12 @@ class CloudState:
         if vm.delete_root_disk and disk.created_with_vm:
             disk.status, disk.message = "deleting", f"deleting with VM {vm.name}"
             disk.timeline = [Transition(at + timedelta(seconds=DISK_DELETE_SECONDS), "deleted")]
+            self._track(disk)
 
-    @staticmethod
-    def schedule(record: VM | RootDisk, now: datetime, steps: Sequence[tuple[str, float, str | None]],
+    def schedule(self, record: VM | RootDisk, now: datetime, steps: Sequence[tuple[str, float, str | None]],
                  final: str, final_message: str | None = None) -> None:
         """Enter the first step now and queue the rest; ``final`` is reached after the last step."""
+        self._track(record)
         record.timeline = []
         at = now
         for i, (status, seconds, message) in enumerate(steps):
