@@ -143,6 +143,23 @@ def _admin_routes(sb: Sandbox) -> list[Route]:
                                 status_code=400)
         return JSONResponse({"now": iso(now), "elapsed": sb.clock.elapsed()})
 
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"ok": True, "now": iso(sb.clock.now()), "base_path": sb.base_path,
+                             "org_id": sb.org_id, "project_id": sb.project_id})
+
+    return [
+        Route("/_sandbox/requests", requests, methods=["GET"]),
+        Route("/_sandbox/reset", reset, methods=["POST"]),
+        Route("/_sandbox/faults", faults, methods=["GET", "POST"]),
+        Route("/_sandbox/clock/advance", advance, methods=["POST"]),
+        Route("/_sandbox/healthz", healthz, methods=["GET"]),
+        *_scale_routes(sb),
+    ]
+
+
+def _scale_routes(sb: Sandbox) -> list[Route]:
+    """For benchmarks: seed many VMs at once, and give the API latency and a parallel limit."""
+
     async def capacity(request: Request) -> Response:
         if request.method == "POST":
             try:
@@ -163,16 +180,7 @@ def _admin_routes(sb: Sandbox) -> list[Route]:
         return JSONResponse({"added": len(added), "org_id": body.get("org_id") or sb.org_id,
                              "project_id": body.get("project_id") or sb.project_id})
 
-    async def healthz(_: Request) -> Response:
-        return JSONResponse({"ok": True, "now": iso(sb.clock.now()), "base_path": sb.base_path,
-                             "org_id": sb.org_id, "project_id": sb.project_id})
-
     return [
-        Route("/_sandbox/requests", requests, methods=["GET"]),
-        Route("/_sandbox/reset", reset, methods=["POST"]),
-        Route("/_sandbox/faults", faults, methods=["GET", "POST"]),
-        Route("/_sandbox/clock/advance", advance, methods=["POST"]),
-        Route("/_sandbox/healthz", healthz, methods=["GET"]),
         Route("/_sandbox/capacity", capacity, methods=["GET", "POST"]),
         Route("/_sandbox/bulk", bulk, methods=["POST"]),
     ]
