@@ -3,13 +3,13 @@
 One sandbox process (`python -m neev_mcp.sandbox`, seeded through its admin API: one project per size) serves both
 sides. For each size a fresh `python -m neev_mcp` runs over stdio; each round makes one `project_overview` call
 through a real `mcp.Client` and one direct read of every page of both collections with `httpx2` at a fixed
-concurrency (the walker's starting concurrency, 4), JSON parsed, in alternating order. Reported: medians (min–max),
-the ratio of the medians, pages per second, the walker's peak concurrency, and the server's memory: VmHWM (peak RSS)
-after the rounds minus VmRSS when idle before them.
+concurrency, JSON parsed, in rotating order: at the walker's peak concurrency of a warm-up overview ("the same
+concurrency"), and at 4 (where the walker starts). Reported: medians (min–max), the ratios of the medians, pages per
+second, and the server's memory: VmHWM (peak RSS) after the rounds minus VmRSS when idle before them.
 
 A second part gives the API real latency and a parallel limit (`POST /_sandbox/capacity`: 100 ms per answer, at
-most 32 requests in flight) and repeats the comparison on the 10k project: the plain client stays at 4 in flight, the
-walker grows while answers stay fast.
+most 32 requests in flight) and repeats the comparison on the middle size: a plain client at 4 in flight stays
+there, the walker grows while answers stay fast.
 
     python benchmarks/bench_overview.py                # ~3 minutes on 2 CPUs; --json for raw numbers
     python benchmarks/bench_overview.py --sizes 1000 10000 --rounds 3
@@ -109,34 +109,44 @@ def spread(samples: list[float]) -> dict[str, float]:
 
 
 async def compare(neev: Client, http: httpx2.AsyncClient, base: str, project: str, rounds: int) -> dict[str, Any]:
-    ours: list[float] = []
-    plain: list[float] = []
+    """Interleaved rounds of: our overview, the plain client at 4 in flight, and at the walker's peak concurrency
+    (taken from a warm-up overview: 'the same concurrency')."""
+
+    async def overview() -> dict[str, Any]:
+        result = await neev.call_tool("project_overview", {"org_id": ORG, "project_id": project})
+        s = result.structured_content or {}
+        assert not result.is_error, result.content
+        return {**s["walk"], "text_chars": len(result.content[0].text), "structured_chars": len(json.dumps(s)),
+                "vm_total": s["vm_total"]}
+
+    same = max(BASELINE_CONCURRENCY, (await overview())["concurrency_peak"])
+    sides = ["ours", f"plain@{BASELINE_CONCURRENCY}", f"plain@{same}"]
+    times: dict[str, list[float]] = {side: [] for side in sides}
     walks: list[dict[str, Any]] = []
     pages = 0
     for i in range(rounds):
-        for side in (("ours", "plain") if i % 2 == 0 else ("plain", "ours")):
+        for side in sides[i % 3:] + sides[:i % 3]:
             started = time.perf_counter()
             if side == "ours":
-                result = await neev.call_tool("project_overview", {"org_id": ORG, "project_id": project})
-                ours.append(time.perf_counter() - started)
-                s = result.structured_content or {}
-                assert not result.is_error, result.content
-                walks.append({**s["walk"], "text_chars": len(result.content[0].text),
-                              "structured_chars": len(json.dumps(s)), "vm_total": s["vm_total"]})
+                walks.append(await overview())
             else:
-                pages = await direct_paging(http, base, project, BASELINE_CONCURRENCY)
-                plain.append(time.perf_counter() - started)
-    o, p = spread(ours), spread(plain)
-    return {"ours": o, "plain": p, "ratio": o["median"] / p["median"], "pages": pages,
-            "pages_per_second": pages / o["median"], "walks": walks}
+                pages = await direct_paging(http, base, project, int(side.split("@")[1]))
+            times[side].append(time.perf_counter() - started)
+    stats = {side: spread(t) for side, t in times.items()}
+    ours = stats["ours"]["median"]
+    return {"stats": stats, "same_concurrency": same, "pages": pages, "walks": walks,
+            "ratio_same": ours / stats[f"plain@{same}"]["median"],
+            "ratio_modest": ours / stats[f"plain@{BASELINE_CONCURRENCY}"]["median"],
+            "pages_per_second": statistics.median(w["pages_per_second"] for w in walks),
+            "complete": sum(w["complete"] for w in walks)}
 
 
-async def measure(sizes: list[int], rounds: int, latency_rounds: int) -> dict[str, Any]:
+async def measure(sizes: list[int], rounds: int, latency_rounds: int, deadline: float | None) -> dict[str, Any]:
     port = bench_per_call.free_port()
     sandbox = start_sandbox(port)
     base = f"http://127.0.0.1:{port}/vm"
     admin = f"http://127.0.0.1:{port}/_sandbox"
-    out: dict[str, Any] = {"sizes": {}, "rounds": rounds, "machine": machine()}
+    out: dict[str, Any] = {"sizes": {}, "rounds": rounds, "machine": machine(), "deadline": deadline or 25.0}
     try:
         async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}, timeout=120) as http:
             for size in sizes:
@@ -145,7 +155,7 @@ async def measure(sizes: list[int], rounds: int, latency_rounds: int) -> dict[st
                     .raise_for_status()
                 out.setdefault("seed_seconds", {})[size] = round(time.perf_counter() - started, 2)
             env = {**os.environ, "NEEV_API_TOKEN": DEFAULT_TOKEN, "NEEV_API_BASE_URL": base,
-                   "NEEV_MCP_LOG_LEVEL": "WARNING"}
+                   "NEEV_MCP_LOG_LEVEL": "WARNING", **({"NEEV_OVERVIEW_DEADLINE": str(deadline)} if deadline else {})}
             for size in sizes:
                 params = StdioServerParameters(command=sys.executable, args=["-m", "neev_mcp"], env=env)
                 async with Client(params) as neev:
@@ -172,29 +182,35 @@ def ms(s: dict[str, float]) -> str:
 
 
 def report(result: dict[str, Any]) -> str:
-    lines = [f"machine: {result['machine']}\n",
-             "| VMs | pages | project_overview | plain client, 4 in flight | ratio | pages/s | walker peak "
-             "concurrency | server RSS growth | text / structured chars |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"machine: {result['machine']}; NEEV_OVERVIEW_DEADLINE={result['deadline']}\n",
+             "| VMs | pages | project_overview | plain client, same concurrency | ratio | plain client, 4 in flight "
+             "| ratio | pages/s | server RSS growth | text / structured chars |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for size, row in result["sizes"].items():
-        peak = max(w["concurrency_peak"] for w in row["walks"])
-        done = sum(w["complete"] for w in row["walks"])
-        chars = max(w["text_chars"] for w in row["walks"]), max(w["structured_chars"] for w in row["walks"])
-        whole = "" if done == len(row["walks"]) else f" ({len(row['walks']) - done} INCOMPLETE at the deadline)"
-        lines.append(f"| {int(size):,} | {row['pages']:,} | {ms(row['ours'])}{whole} | {ms(row['plain'])} | "
-                     f"{row['ratio']:.2f}× | {row['pages_per_second']:,.0f} | {peak} | "
-                     f"{row['rss_growth_mib']:.1f} MiB (idle {row['rss_idle_mib']:.0f} MiB) | "
-                     f"{chars[0]:,} / {chars[1]:,} |")
+        lines.append(_row(f"{int(size):,}", row))
     lat = result.get("latency")
     if lat:
         cap = lat["capacity"]
-        peak = max(w["concurrency_peak"] for w in lat["walks"])
-        lines.append(f"\nWith {cap['latency'] * 1000:.0f} ms per answer and at most {cap['max_parallel']} in flight "
-                     f"({int(lat['size']):,} VMs, {lat['pages']} pages): project_overview {ms(lat['ours'])}, plain "
-                     f"client at 4 in flight {ms(lat['plain'])}, ratio {lat['ratio']:.2f}×; walker peak concurrency "
-                     f"{peak}, 429s {sum(w['throttled'] for w in lat['walks'])} over {len(lat['walks'])} overviews.")
+        lines.append(f"\nWith {cap['latency'] * 1000:.0f} ms per answer and at most {cap['max_parallel']} requests in "
+                     f"flight (429 beyond), {int(lat['size']):,} VMs:\n")
+        lines += [*lines[1:3], _row(f"{int(lat['size']):,}", lat)]
+        lines.append(f"\n429s answered to the walker: {sum(w['throttled'] for w in lat['walks'])} over "
+                     f"{len(lat['walks'])} overviews; sandbox peak in flight {cap['peak']}.")
     seeds = ", ".join(f"{int(k):,} VMs {v:.1f} s" for k, v in result.get("seed_seconds", {}).items())
-    lines.append(f"\nSeeding through POST /_sandbox/bulk: {seeds}. Rounds per size: {result['rounds']}.")
+    lines.append(f"\nSeeding through POST /_sandbox/bulk: {seeds}. Rounds per size: {result['rounds']} (after one "
+                 "warm-up overview).")
     return "\n".join(lines)
+
+
+def _row(label: str, row: dict[str, Any]) -> str:
+    st, same = row["stats"], row["same_concurrency"]
+    whole = "" if row["complete"] == len(row["walks"]) else \
+        f" ({len(row['walks']) - row['complete']} of {len(row['walks'])} INCOMPLETE at the deadline)"
+    chars = max(w["text_chars"] for w in row["walks"]), max(w["structured_chars"] for w in row["walks"])
+    rss = f"{row['rss_growth_mib']:.1f} MiB (idle {row['rss_idle_mib']:.0f} MiB)" if "rss_growth_mib" in row else "–"
+    return (f"| {label} | {row['pages']:,} | {ms(st['ours'])}{whole} | {ms(st[f'plain@{same}'])} ({same} in flight) | "
+            f"{row['ratio_same']:.2f}× | {ms(st[f'plain@{BASELINE_CONCURRENCY}'])} | {row['ratio_modest']:.2f}× | "
+            f"{row['pages_per_second']:,.0f} | {rss} | {chars[0]:,} / {chars[1]:,} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,11 +218,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--latency-rounds", type=int, default=3)
+    parser.add_argument("--deadline", type=float, default=None,
+                        help="NEEV_OVERVIEW_DEADLINE for the server (default: its own default, 25 s)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = anyio.run(measure, args.sizes, args.rounds, args.latency_rounds)
+    result = anyio.run(measure, args.sizes, args.rounds, args.latency_rounds, args.deadline)
     print(json.dumps(result, indent=2) if args.json else report(result))
-    worst = max(row["ratio"] for row in result["sizes"].values())
+    worst = max(row["ratio_same"] for row in result["sizes"].values())
     return 0 if worst <= 1.2 else 1
 
 

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 import uvicorn
@@ -488,3 +489,63 @@ def test_over_real_http_drop_and_admin() -> None:
         server.should_exit = True
         thread.join(timeout=5)
         sock.close()
+
+
+# -- scale: bulk seeding, capacity model (issue 17) -------------------------------------------------------------
+@pytest.mark.anyio
+async def test_bulk_seeding_through_the_admin_api_fills_another_project(sb: Sandbox) -> None:
+    async with httpx2.AsyncClient(transport=sb.transport(), base_url="http://sandbox") as admin:
+        r = await admin.post("/_sandbox/bulk", json={"count": 250, "org_id": "big", "project_id": "fleet"})
+        assert r.json() == {"added": 250, "org_id": "big", "project_id": "fleet"}
+        assert (await admin.post("/_sandbox/bulk", json={"count": -1})).status_code == 400
+        assert (await admin.post("/_sandbox/bulk", json={})).status_code == 400
+    async with client(sb) as c:
+        page = (await c.get("/api/v1/orgs/big/projects/fleet/vms", params={"page": 3, "limit": 100})).json()
+    assert page["pagination"] == {"total_items": 250, "total_pages": 3, "current_page": 3, "items_per_page": 100}
+    assert [v["name"] for v in page["data"]][:2] == ["bulk-0201", "bulk-0202"]
+
+
+@pytest.mark.anyio
+async def test_a_parallel_limit_answers_429_with_retry_after_beyond_it(sb: Sandbox) -> None:
+    async with httpx2.AsyncClient(transport=sb.transport(), base_url="http://sandbox") as admin:
+        assert (await admin.post("/_sandbox/capacity", json={"max_parallel": -2})).status_code == 400
+        assert (await admin.post("/_sandbox/capacity", json={"speed": 2})).status_code == 400
+        r = await admin.post("/_sandbox/capacity", json={"latency": 0.2, "max_parallel": 2, "retry_after": 0.5})
+        assert r.json()["max_parallel"] == 2
+    answers: list[httpx2.Response] = []
+    async with client(sb) as c:
+
+        async def get() -> None:
+            answers.append(await c.get(f"{P}/vms"))
+
+        started = time.monotonic()
+        async with anyio.create_task_group() as tg:
+            for _ in range(3):
+                tg.start_soon(get)
+        assert time.monotonic() - started >= 0.2  # the admitted requests waited for the modelled latency
+    assert sorted(a.status_code for a in answers) == [200, 200, 429]
+    refused = next(a for a in answers if a.status_code == 429)
+    assert refused.headers["retry-after"] == "0.5" and refused.json()["code"] == "rate_limited"
+    assert sb.gatekeeper.stats()["peak"] == 2 and sb.gatekeeper.stats()["refused"] == 1
+
+
+@pytest.mark.anyio
+async def test_listings_follow_creates_and_completed_deletes(sb: Sandbox) -> None:
+    async with client(sb) as c:
+        before = (await c.get(f"{P}/vms")).json()["pagination"]["total_items"]
+        created = (await c.post(f"{P}/vms", json=create_body("fresh-1"))).json()
+        names = [v["name"] for v in (await c.get(f"{P}/vms", params={"limit": 100})).json()["data"]]
+        assert names[-1] == "fresh-1" and len(names) == before + 1
+        sb.clock.advance(10)
+        assert await status_of(c, created["id"]) == "running"
+        assert (await c.delete(f"{P}/vms/{created['id']}")).status_code == 202
+        sb.clock.advance(10)
+        names = [v["name"] for v in (await c.get(f"{P}/vms", params={"limit": 100})).json()["data"]]
+    assert "fresh-1" not in names and len(names) == before
+
+
+def test_the_sandbox_command_line_takes_latency_and_a_parallel_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--port", "0", "--max-parallel", "-1"]) == 2
+    assert "max_parallel must be a whole number" in capsys.readouterr().err
+    assert main(["--port", "0", "--latency", "120"]) == 2
+    assert "latency must be between 0 and 60 seconds" in capsys.readouterr().err
