@@ -106,8 +106,8 @@ class Collection:
         data = data if isinstance(data, dict) else {}
         paging = data.get("pagination") or {}
         first_answer = self.total_pages is None
-        self.total_pages = max(1, int(paging.get("total_pages") or 1))
-        if first_answer or page == 1:
+        if first_answer:  # the walk reads the collection as its first answer found it
+            self.total_pages = max(1, int(paging.get("total_pages") or 1))
             self.total_items = int(paging.get("total_items") or 0)
         fresh = []
         for item in data.get("data") or []:
@@ -122,7 +122,7 @@ class Collection:
         self.items_read += len(fresh)
         self.sink(page, fresh)
         if first_answer and self.pages is None:
-            return list(range(2, self.total_pages + 1))
+            return list(range(2, (self.total_pages or 1) + 1))
         return []
 
     def wanted(self) -> list[int]:

@@ -101,7 +101,7 @@ async def test_the_overview_reports_progress_while_it_reads(client: Client, sand
     assert len(seen) >= 3
     assert [p for p, _, _ in seen] == sorted({p for p, _, _ in seen})  # strictly increasing
     assert seen[-1] == (42.0, 42.0, "Read 42 of 42 pages (VMs 21/21, root disks 21/21).")
-    assert len(seen) <= 42 // 2 + 2  # throttled: about every 5%, not one notification per page
+    assert len(seen) < 30  # throttled: about every 5% (or half a second), not one notification per page
 
 
 # -- adaptive concurrency ------------------------------------------------------------------------------------------
