@@ -38,7 +38,7 @@ async def test_a_deadline_too_short_gives_an_incomplete_overview_saying_how_far_
     make_server: MakeServer, sandbox: Sandbox
 ) -> None:
     sandbox.seed_bulk(550)  # 6 pages of VMs, 6 of root disks
-    sandbox.gatekeeper.capacity = Capacity(latency=0.1)
+    sandbox.gatekeeper.capacity = Capacity(latency=0.2)  # reading all 12 pages one by one takes 2.4 s
     server = make_server(limits=Limits(deadline=0.45, concurrency=1, max_concurrency=1))
     async with Client(server) as c:
         await c.call_tool("list_vms", {"limit": 1})  # warm up (the first call imports the schema validator)
@@ -47,7 +47,7 @@ async def test_a_deadline_too_short_gives_an_incomplete_overview_saying_how_far_
         result = await c.call_tool("project_overview", {})
         took = anyio.current_time() - started
     assert not result.is_error
-    assert took < 0.45 + 0.3  # the answer comes at the deadline, not after every page
+    assert took < 1.2  # the answer comes at the deadline, not after every page
     s = result.structured_content
     assert s["complete"] is False and s["walk"]["deadline_seconds"] == 0.45
     vms, disks = s["reads"]["vms"], s["reads"]["root_disks"]
