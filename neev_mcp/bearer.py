@@ -6,10 +6,15 @@ import base64
 import binascii
 import datetime as dt
 import json
+import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from .text import utc_stamp
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+MAX_BEARER_LENGTH = 16 * 1024
 
 
 def jwt_claims(token: str) -> dict[str, Any] | None:
@@ -17,12 +22,35 @@ def jwt_claims(token: str) -> dict[str, Any] | None:
     parts = token.split(".")
     if len(parts) != 3:
         return None
-    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    claims = _json_part(parts[1])
+    return claims if isinstance(claims, dict) else None
+
+
+def well_formed_jwt(token: str, now: float | None = None) -> dict[str, Any] | None:
+    """The claims of `token` if it has the shape of an unexpired JWT (three base64url parts, a JSON header naming an
+    `alg`, a JSON object payload, `exp` absent or in the future), else None. Shape only: the signature is whoever
+    issued the token's business (NeevCloud, in pass-through mode)."""
+    if not token or len(token) > MAX_BEARER_LENGTH:
+        return None
+    parts = token.split(".")
+    if len(parts) != 3 or not all(_B64URL.fullmatch(part) for part in parts):
+        return None
+    header = _json_part(parts[0])
+    claims = jwt_claims(token)
+    if not isinstance(header, dict) or not isinstance(header.get("alg"), str) or claims is None:
+        return None
+    exp = claims.get("exp")
+    if exp is not None and (isinstance(exp, bool) or not isinstance(exp, int | float)
+                            or exp <= (time.time() if now is None else now)):
+        return None
+    return claims
+
+
+def _json_part(part: str) -> Any:
     try:
-        claims = json.loads(base64.urlsafe_b64decode(payload))
+        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
-    return claims if isinstance(claims, dict) else None
 
 
 def token_expiry(token: str) -> dt.datetime | None:

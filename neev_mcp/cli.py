@@ -30,7 +30,9 @@ def _server_parser() -> argparse.ArgumentParser:
   NEEV_MCP_SECRET          signs confirmation tokens; the same on every replica (>= 32 chars)
   NEEV_READ_ONLY           1 = only read-only tools
   NEEV_OPENAPI_SPEC        a newer NeevCloud OpenAPI spec (file or https URL); default: the vendored one
-  NEEV_MCP_AUTH_TOKEN, NEEV_MCP_AUTH, NEEV_MCP_ALLOWED_HOSTS, NEEV_MCP_ALLOWED_ORIGINS   HTTP transport
+  NEEV_MCP_AUTH            HTTP transport: oauth (recommended remotely) | static | passthrough | none
+  NEEV_MCP_OAUTH_ISSUER, NEEV_MCP_RESOURCE_URL   oauth: the authorization server; this server's URL (audience)
+  NEEV_MCP_AUTH_TOKEN, NEEV_MCP_ALLOWED_HOSTS, NEEV_MCP_ALLOWED_ORIGINS   HTTP transport
 The full list is in the README.""",
     )
     p.add_argument("--version", action="version", version=f"neev-mcp {__version__}")
@@ -106,7 +108,7 @@ def announce(settings: Settings) -> None:
     if settings.sandbox:
         log.info("neev-mcp %s on the embedded sandbox (simulated NeevCloud; no account needed)", __version__)
     elif settings.auth_mode == "passthrough":
-        log.info("pass-through mode: each request's own bearer token is used as the NeevCloud token")
+        log.info("pass-through (API-key) mode: each caller's own NeevCloud token, sent as its bearer, is used upstream")
     elif settings.api_token is None:
         log.warning("NEEV_API_TOKEN is not set: every tool call will fail until it is (or use --sandbox)")
     else:

@@ -42,6 +42,14 @@ ENV_VARS: dict[str, str] = {
     "NEEV_OPENAPI_SPEC": "openapi_spec",
     "NEEV_MCP_REPLAY_STORE": "replay_store",
     "NEEV_OVERVIEW_DEADLINE": "overview_deadline",
+    "NEEV_MCP_OAUTH_ISSUER": "oauth_issuer",
+    "NEEV_MCP_RESOURCE_URL": "resource_url",
+    "NEEV_MCP_OAUTH_JWKS_URL": "oauth_jwks_url",
+    "NEEV_MCP_OAUTH_INTROSPECTION_URL": "oauth_introspection_url",
+    "NEEV_MCP_OAUTH_CLIENT_ID": "oauth_client_id",
+    "NEEV_MCP_OAUTH_CLIENT_SECRET": "oauth_client_secret",
+    "NEEV_MCP_MAX_SESSIONS_PER_CALLER": "max_sessions_per_caller",
+    "NEEV_MCP_HEALTH_DETAILS": "health_details",
 }
 
 
@@ -77,7 +85,16 @@ class Settings(BaseModel):
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     auth_token: SecretStr | None = None
-    auth_mode: Literal["static", "none", "passthrough"] | None = None
+    auth_mode: Literal["static", "none", "passthrough", "oauth"] | None = None
+    # NEEV_MCP_AUTH=oauth: this server as an OAuth 2.1 resource server (neev_mcp/oauth.py)
+    oauth_issuer: str | None = None
+    resource_url: str | None = None
+    oauth_jwks_url: str | None = None
+    oauth_introspection_url: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    max_sessions_per_caller: int = Field(20, ge=1, le=10000)
+    health_details: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # a newer or extended NeevCloud spec (file path or https URL); None: the vendored one
     openapi_spec: str | None = None
@@ -110,8 +127,19 @@ class Settings(BaseModel):
             return tuple(v.strip() for v in value.split(",") if v.strip())
         return value
 
+    @field_validator("oauth_issuer", "resource_url", "oauth_jwks_url", "oauth_introspection_url")
+    @classmethod
+    def _check_oauth_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an https:// URL (http:// only for a loopback test server)")
+        return value
+
     @field_validator("org_id", "project_id", "api_token", "mcp_secret", "auth_token", "openapi_spec", "replay_store",
-                     mode="before")
+                     "oauth_issuer", "resource_url", "oauth_jwks_url", "oauth_introspection_url", "oauth_client_id",
+                     "oauth_client_secret", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

@@ -1,26 +1,31 @@
 """Streamable HTTP: the SDK's transport at `/mcp`, behind a Host/Origin guard and inbound auth, plus `/healthz`.
 
     uvicorn ─► Starlette
-               ├── GET /healthz   open (load balancers and Kubernetes probes call it); reveals no secret
-               └── /mcp           BearerGuard (401 + WWW-Authenticate)
-                                  └─► SDK streamable HTTP app: Host/Origin allow-list (421 / 403) ─► NeevServer
+               ├── GET /healthz   no auth (load balancers and probes call it), but Host/Origin-guarded; only
+               │                  {"status": …} unless NEEV_MCP_HEALTH_DETAILS=1
+               ├── GET /.well-known/oauth-protected-resource/mcp   oauth mode: RFC 9728 metadata (the SDK's route)
+               └── /mcp           inbound auth (neev_mcp/inbound.py: throttle, the SDK's bearer middleware, scopes,
+                                  per-caller session cap) ─► SDK streamable HTTP app: Host/Origin allow-list ─► server
 
-Inbound auth is a small ASGI middleware rather than the SDK's `token_verifier`/`AuthSettings`: those describe an
-OAuth resource server (issuer and resource URLs we do not have for a static key), must be given when the server is
-constructed, and the middleware is per request, so it behaves the same in stateful and stateless mode and leaves
-`/healthz` open. Modes (`NEEV_MCP_AUTH`):
+Modes (`NEEV_MCP_AUTH`):
 
-- `static`: the client must send `Authorization: Bearer $NEEV_MCP_AUTH_TOKEN` (constant-time comparison). The header
-  stays at the door: NeevCloud is always called with the server's own `NEEV_API_TOKEN`.
-- `passthrough`: each request's bearer *is* the NeevCloud token (multi-tenant hosting; NeevCloud checks it). The server
-  then holds no NeevCloud token at all: starting with `NEEV_API_TOKEN` or `NEEV_MCP_AUTH_TOKEN` set is refused.
+- `oauth` (recommended for remote use): an OAuth 2.1 resource server. Tokens are issued by NEEV_MCP_OAUTH_ISSUER for
+  NEEV_MCP_RESOURCE_URL and carry `neev:read` / `neev:write` / `neev:delete`; NeevCloud is called with the server's
+  own `NEEV_API_TOKEN`, never with the client's token.
+- `static`: the client must send `Authorization: Bearer $NEEV_MCP_AUTH_TOKEN` (constant-time comparison; at least 32
+  characters off loopback). The header stays at the door: NeevCloud is called with the server's own token.
+- `passthrough`: an API-key mode for callers that hold their own NeevCloud token: each request's bearer *is* the
+  NeevCloud token (it must look like an unexpired JWT; NeevCloud checks it). The server holds no NeevCloud token.
+  The MCP spec forbids passing through tokens *issued for the MCP server*; here the client deliberately sends a
+  NeevCloud key, as with Stripe or Cloudflare API keys.
 - `none`: no inbound auth; allowed on loopback, or anywhere when chosen explicitly (e.g. behind an auth proxy).
+
+Every mode sets the request's user, so a stateful session only answers the credential that opened it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import json
 import logging
 import time
@@ -31,18 +36,26 @@ from typing import Any, Literal
 
 import anyio
 import httpx2
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
+from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from . import __version__
-from .bearer import request_bearer
-from .config import CONFIRM_OFF_WARNING, ConfigurationError, Settings
+from .config import CONFIRM_OFF_WARNING, MIN_SECRET_LENGTH, ConfigurationError, Settings
+from .inbound import FailureThrottle, PassthroughVerifier, ScopeGuard, SessionCap, StaticVerifier, redact_session_ids
 from .loopback import is_loopback
+from .oauth import OAuthConfig, OAuthVerifier
+from .registry import ALL_SCOPES
 from .server import NeevServer, build_server
 from .spec.source import LoadedSpec
 
@@ -50,7 +63,7 @@ log = logging.getLogger("neev_mcp.http")
 
 MCP_PATH = "/mcp"
 HEALTH_PATH = "/healthz"
-AuthMode = Literal["static", "passthrough", "none"]
+AuthMode = Literal["static", "passthrough", "oauth", "none"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 WILDCARD_BINDS = ("0.0.0.0", "::", "")
 
@@ -73,33 +86,55 @@ def resolve_auth(settings: Settings) -> AuthMode:
     mode = settings.auth_mode or ("static" if settings.auth_token else "none")
     if mode == "static" and settings.auth_token is None:
         raise ConfigurationError("NEEV_MCP_AUTH=static needs NEEV_MCP_AUTH_TOKEN (the bearer MCP clients must send)")
-    if mode == "none" and settings.auth_token is not None:
-        raise ConfigurationError("NEEV_MCP_AUTH=none contradicts NEEV_MCP_AUTH_TOKEN being set: remove one of them")
+    if mode in ("none", "oauth") and settings.auth_token is not None:
+        raise ConfigurationError(f"NEEV_MCP_AUTH={mode} contradicts NEEV_MCP_AUTH_TOKEN being set: remove one of them")
     if mode == "passthrough":
-        held = [
-            name
-            for name, value in (("NEEV_API_TOKEN", settings.api_token), ("NEEV_MCP_AUTH_TOKEN", settings.auth_token))
-            if value is not None
-        ]
-        if held:
-            raise ConfigurationError(
-                f"NEEV_MCP_AUTH=passthrough uses each request's own bearer as the NeevCloud token, so the server must "
-                f"hold none: unset {' and '.join(held)}"
-            )
-        if settings.sandbox:
-            raise ConfigurationError(
-                "NEEV_MCP_AUTH=passthrough cannot be combined with --sandbox (the embedded "
-                "sandbox brings its own token); run `neev-mcp sandbox` and set NEEV_API_BASE_URL"
-            )
+        _check_passthrough(settings)
+    if mode == "oauth":
+        OAuthConfig.from_settings(settings)  # raises with the variable to fix
+        if settings.api_token is None and not settings.sandbox:
+            raise ConfigurationError("NEEV_MCP_AUTH=oauth calls NeevCloud with the server's own NEEV_API_TOKEN (the "
+                                     "client's OAuth token is never sent upstream): set NEEV_API_TOKEN")
     if settings.auth_mode is None and mode == "none" and not is_loopback(settings.host):
         raise ConfigurationError(
-            f"binding to {settings.host} (not loopback) requires inbound auth: set NEEV_MCP_AUTH_TOKEN (a long random "
-            "string clients send as a bearer), or NEEV_MCP_AUTH=passthrough, or NEEV_MCP_AUTH=none to serve without "
-            "auth (only behind a proxy that authenticates)"
+            f"binding to {settings.host} (not loopback) requires inbound auth: set NEEV_MCP_AUTH=oauth (with "
+            "NEEV_MCP_OAUTH_ISSUER and NEEV_MCP_RESOURCE_URL), or NEEV_MCP_AUTH_TOKEN (a random string of at least "
+            f"{MIN_SECRET_LENGTH} characters clients send as a bearer), or NEEV_MCP_AUTH=passthrough, or "
+            "NEEV_MCP_AUTH=none to serve without auth (only behind a proxy that authenticates)"
         )
-    if mode == "static" and settings.auth_token is not None and len(settings.auth_token.get_secret_value()) < 16:
-        log.warning("NEEV_MCP_AUTH_TOKEN is shorter than 16 characters: use a long random value")
+    if mode == "static" and settings.auth_token is not None:
+        _check_static_length(settings)
     return mode
+
+
+def _check_passthrough(settings: Settings) -> None:
+    held = [
+        name
+        for name, value in (("NEEV_API_TOKEN", settings.api_token), ("NEEV_MCP_AUTH_TOKEN", settings.auth_token))
+        if value is not None
+    ]
+    if held:
+        raise ConfigurationError(
+            f"NEEV_MCP_AUTH=passthrough uses each request's own bearer as the NeevCloud token, so the server must "
+            f"hold none: unset {' and '.join(held)}"
+        )
+    if settings.sandbox:
+        raise ConfigurationError(
+            "NEEV_MCP_AUTH=passthrough cannot be combined with --sandbox (the embedded "
+            "sandbox brings its own token); run `neev-mcp sandbox` and set NEEV_API_BASE_URL"
+        )
+
+
+def _check_static_length(settings: Settings) -> None:
+    assert settings.auth_token is not None
+    if len(settings.auth_token.get_secret_value()) >= MIN_SECRET_LENGTH:
+        return
+    if not is_loopback(settings.host):
+        raise ConfigurationError(
+            f"NEEV_MCP_AUTH_TOKEN must be at least {MIN_SECRET_LENGTH} characters of random data when serving beyond "
+            "loopback (e.g. the output of `openssl rand -hex 32`): a short bearer can be guessed"
+        )
+    log.warning("NEEV_MCP_AUTH_TOKEN is shorter than %d characters: use a long random value", MIN_SECRET_LENGTH)
 
 
 def _with_any_port(entries: tuple[str, ...]) -> tuple[str, ...]:
@@ -138,40 +173,6 @@ def resolve_allow_lists(settings: Settings) -> tuple[tuple[str, ...], tuple[str,
     else:
         origins = tuple(f"{scheme}://{h}" for h in hosts for scheme in ("http", "https"))
     return hosts, origins
-
-
-class BearerGuard:
-    """Inbound auth in front of the MCP endpoint; pure ASGI so streamed (SSE) responses pass through untouched."""
-
-    def __init__(self, app: ASGIApp, mode: AuthMode, token: str | None) -> None:
-        self.app = app
-        self.mode = mode
-        self._token = token.encode() if token else b""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.mode == "none":
-            await self.app(scope, receive, send)
-            return
-        presented = request_bearer(Headers(scope=scope))
-        if self.mode == "static":
-            ok = presented is not None and hmac.compare_digest(presented.encode(), self._token)
-        else:  # passthrough: presence only; NeevCloud itself judges the token on every call
-            ok = presented is not None
-        if ok:
-            await self.app(scope, receive, send)
-            return
-        error = "invalid_token" if presented else "invalid_request"
-        description = (
-            "the bearer token is not valid for this server" if presented else "send 'Authorization: Bearer <token>'"
-        )
-        response = JSONResponse(
-            {"error": error, "error_description": description},
-            status_code=401,
-            headers={
-                "WWW-Authenticate": f'Bearer realm="neev-mcp", error="{error}", error_description="{description}"'
-            },
-        )
-        await response(scope, receive, send)
 
 
 class UpstreamProbe:
@@ -221,6 +222,8 @@ class UpstreamProbe:
 
 
 def health_payload(settings: Settings, policy: HttpPolicy, probe: UpstreamProbe) -> dict[str, Any]:
+    if not settings.health_details:  # what a probe needs; modes and versions are for operators who opt in
+        return {"status": "ok"}
     payload: dict[str, Any] = {
         "status": "ok",
         "name": "neev-mcp",
@@ -238,28 +241,75 @@ def health_payload(settings: Settings, policy: HttpPolicy, probe: UpstreamProbe)
     return payload
 
 
+def _verifier(settings: Settings, policy: HttpPolicy) -> TokenVerifier | None:
+    if policy.auth == "static":
+        assert settings.auth_token is not None
+        return StaticVerifier(settings.auth_token.get_secret_value())
+    if policy.auth == "passthrough":
+        return PassthroughVerifier()
+    if policy.auth == "oauth":
+        return OAuthVerifier(OAuthConfig.from_settings(settings))
+    return None
+
+
+def _oauth_settings(settings: Settings) -> AuthSettings:
+    return AuthSettings(issuer_url=settings.oauth_issuer, resource_server_url=settings.resource_url,
+                        validate_token_resource=True)
+
+
+def _protect(mcp_app: ASGIApp, settings: Settings, policy: HttpPolicy, server: NeevServer,
+             verifier: TokenVerifier | None) -> tuple[ASGIApp, list[Route]]:
+    """`mcp_app` behind the inbound-auth stack of neev_mcp/inbound.py, and the routes oauth mode adds."""
+    if verifier is None:  # NEEV_MCP_AUTH=none
+        return mcp_app, []
+    app: ASGIApp = mcp_app
+    if not settings.stateless:
+        app = SessionCap(app, lambda: server.session_manager, settings.max_sessions_per_caller)
+    routes: list[Route] = []
+    metadata_url: str | None = None
+    resource: AnyHttpUrl | None = None
+    if policy.auth == "oauth":
+        auth = _oauth_settings(settings)
+        resource = auth.resource_server_url
+        assert resource is not None
+        metadata_url = str(build_resource_metadata_url(resource))
+        app = ScopeGuard(app, server.scope_for, metadata_url)
+        routes = create_protected_resource_routes(resource_url=resource, authorization_servers=[auth.issuer_url],
+                                                  scopes_supported=list(ALL_SCOPES), resource_name="neev-mcp")
+    app = RequireAuthMiddleware(app, [], AnyHttpUrl(metadata_url) if metadata_url else None)
+    app = AuthContextMiddleware(app)
+    app = AuthenticationMiddleware(app, backend=BearerAuthBackend(verifier, resource_server_url=resource))
+    return FailureThrottle(app), routes
+
+
 def build_http_app(settings: Settings, server: NeevServer | None = None, spec: LoadedSpec | None = None) -> Starlette:
     """The ASGI app for `settings`; raises `ConfigurationError` for an unsafe or contradictory configuration."""
     policy = resolve_policy(settings)
     server = server or build_server(settings, spec=spec)
-    # Inbound auth is BearerGuard's job (the SDK's AuthSettings wants OAuth issuer URLs a static token lacks).
+    security = TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=list(policy.allowed_hosts),
+        allowed_origins=list(policy.allowed_origins),
+    )
     mcp_app = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         # stateful: SSE streams let handshake-era clients answer elicitation mid-call;
         # stateless: no session memory, any replica answers any request (2026-07-28 rounds carry sealed state)
         stateless_http=settings.stateless,
         json_response=False,
-        transport_security=TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=list(policy.allowed_hosts),
-            allowed_origins=list(policy.allowed_origins),
-        ),
+        transport_security=security,
         host=settings.host,
     )
+    redact_session_ids()
+    verifier = _verifier(settings, policy)
+    guarded, auth_routes = _protect(mcp_app, settings, policy, server, verifier)
     probe = UpstreamProbe(None if settings.sandbox else server.client.base_url)
-    token = settings.auth_token.get_secret_value() if settings.auth_token else None
+    guard = TransportSecurityMiddleware(security)
 
-    async def health(_: Request) -> JSONResponse:
+    async def health(request: Request) -> Response:
+        refused = await guard.validate_request(request)  # a DNS-rebinding page must not read it either
+        if refused is not None:
+            return refused
         return JSONResponse(health_payload(settings, policy, probe), headers={"Cache-Control": "no-store"})
 
     @asynccontextmanager
@@ -267,11 +317,15 @@ def build_http_app(settings: Settings, server: NeevServer | None = None, spec: L
         # Mounted apps' lifespans never run: the session manager must be started here.
         async with server.session_manager.run(), anyio.create_task_group() as background:
             background.start_soon(probe.run)
-            yield
-            background.cancel_scope.cancel()
+            try:
+                yield
+            finally:
+                background.cancel_scope.cancel()
+                if isinstance(verifier, OAuthVerifier):
+                    await verifier.aclose()
 
     app = Starlette(
-        routes=[Route(HEALTH_PATH, health, methods=["GET"]), Mount("/", app=BearerGuard(mcp_app, policy.auth, token))],
+        routes=[Route(HEALTH_PATH, health, methods=["GET"]), *auth_routes, Mount("/", app=guarded)],
         lifespan=lifespan,
     )
     app.state.policy = policy
@@ -300,6 +354,9 @@ def serve_http(settings: Settings, spec: LoadedSpec | None = None) -> None:
         policy.auth,
         json.dumps(list(policy.allowed_hosts)),
     )
+    if policy.auth == "oauth":
+        log.info("OAuth resource server %s; tokens from %s, with the scopes %s", settings.resource_url,
+                 settings.oauth_issuer, ", ".join(ALL_SCOPES))
     config = uvicorn.Config(
         app,
         host=settings.host,

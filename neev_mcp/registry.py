@@ -32,6 +32,9 @@ __all__ = ["CONFIRMATION_ARG", "SCOPE_ARGS", "Hints", "ToolDef", "build_registry
 
 MAX_NAME_LENGTH = 60  # Cursor rejects longer tool names
 AgentTool = Callable[[agent_tools.API, dict[str, Any], agent_tools.Env], Awaitable[agent_tools.Outcome]]
+# OAuth scopes (NEEV_MCP_AUTH=oauth); names fixed by docs/interface.md. A tool's scope follows from its annotations.
+READ_SCOPE, WRITE_SCOPE, DELETE_SCOPE = "neev:read", "neev:write", "neev:delete"
+ALL_SCOPES = (READ_SCOPE, WRITE_SCOPE, DELETE_SCOPE)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,14 @@ class Hints:
         destroy nothing. A delete is idempotent in effect, but a re-sent one is refused as 'already deleting', which
         would read as a failure: it is re-sent only when it provably never left."""
         return self.read_only or (self.idempotent and not self.destructive)
+
+    @property
+    def scope(self) -> str:
+        """The OAuth scope a caller needs: read-only → neev:read, destructive → neev:delete, anything else
+        (create/start/stop/restart) → neev:write."""
+        if self.read_only:
+            return READ_SCOPE
+        return DELETE_SCOPE if self.destructive else WRITE_SCOPE
 
 
 @dataclass(frozen=True)
@@ -153,6 +164,11 @@ class ToolDef:
     def problems(self, args: Mapping[str, Any]) -> list[str]:
         """What the tool's prose rules find wrong with already schema-valid arguments."""
         return [problem for rule in self.rules for problem in rule(args)]
+
+    @property
+    def scope(self) -> str:
+        """The OAuth scope needed to see and call this tool (derived from its annotations)."""
+        return self.hints.scope
 
 
 def spec_operations() -> list[Operation]:

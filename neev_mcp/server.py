@@ -30,12 +30,13 @@ from mcp.types import (
 
 from . import __version__, agent_tools, prompts, resources, summaries, walker
 from .bearer import request_bearer
+from .caller import granted_scopes
 from .client import NeevClient, RetryPolicy, Timeouts
 from .config import ConfigurationError, Settings
 from .errors import InvalidArguments, NeevError, NotConfigured
 from .gate import Gate, derive_key
 from .kinds import CONFIRMATION_ARG, SCOPE_ARGS, VM, scope_of
-from .registry import CONFIRM_POLICIES, ToolDef, build_registry, not_offered, reach
+from .registry import CONFIRM_POLICIES, READ_SCOPE, ToolDef, build_registry, not_offered, reach
 from .spec.source import LoadedSpec, SpecError, load_source, vendored_spec
 from .validation import normalise_integers, violations
 
@@ -93,7 +94,18 @@ class NeevServer(MCPServer):
         return not tool.disabled and (tool.hints.read_only or not self.config.read_only)
 
     async def list_tools(self) -> list[Tool]:
-        return [to_mcp_tool(t) for t in self.registry if self.visible(t)] + await super().list_tools()
+        # An OAuth caller sees only what its token's scopes let it call (neev_mcp/caller.py: None = unrestricted).
+        granted = granted_scopes()
+        return [to_mcp_tool(t) for t in self.registry
+                if self.visible(t) and (granted is None or t.scope in granted)] + await super().list_tools()
+
+    def scope_for(self, method: str, params: Any) -> str | None:
+        """The OAuth scope a JSON-RPC request needs (None: any valid token may send it; tools/list is filtered)."""
+        if method == "tools/call":
+            name = params.get("name") if isinstance(params, dict) else None
+            tool = self.tools_by_name.get(name) if isinstance(name, str) else None
+            return tool.scope if tool is not None else None
+        return READ_SCOPE if method.startswith(("resources/", "prompts/", "completion/")) else None
 
     async def get_prompt(
         self, name: str, arguments: dict[str, Any] | None = None, context: Context | None = None
@@ -117,6 +129,10 @@ class NeevServer(MCPServer):
                 f"{name} is disabled: this server runs in read-only mode (--read-only / NEEV_READ_ONLY). "
                 "Nothing was changed."
             )
+        granted = granted_scopes(context)
+        if granted is not None and tool.scope not in granted:  # the HTTP layer already answered 403; belt and braces
+            return error_result(f"{name} needs the OAuth scope {tool.scope}, which this token lacks. Nothing was "
+                                "changed.")
         try:
             args = self.prepare(tool, arguments or {})
             token = self.upstream_token(context)

@@ -97,3 +97,23 @@ def _wait_listening(proc: RedisProcess, timeout: float = 10.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise AssertionError(f"redis-server not listening on port {proc.port} after {timeout} s")
+
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".cache"  # outside tools, gitignored; CI installs into the checkout's own .cache/
+
+
+def node22() -> str:
+    """Node 22 from `.cache/node22` (what scripts/inspector.sh and .ci/run install), else a `node` on PATH."""
+    cached = CACHE / "node22" / "node_modules" / ".bin" / "node"
+    found = str(cached) if cached.exists() else shutil.which("node")
+    return require("Node 22", found, "install Node 22 into .cache/node22 (as scripts/inspector.sh does)")
+
+
+def oauth2_mock_server() -> str:
+    """The folder holding `node_modules/oauth2-mock-server` (a real OAuth 2 / OIDC authorization server)."""
+    folder = CACHE / "oauth2-mock-server"
+    found = str(folder) if (folder / "node_modules" / "oauth2-mock-server" / "package.json").exists() else None
+    return require("the npm package oauth2-mock-server", found,
+                   "mkdir -p .cache/oauth2-mock-server && cd .cache/oauth2-mock-server && npm init -y && "
+                   "npm install oauth2-mock-server@9.3.0 (.ci/run does this)")

@@ -216,7 +216,8 @@ async def test_the_audit_log_gets_one_json_line_per_decision_and_never_a_token(
         await client.call_tool("delete_vm", {"vm_id": web, "confirmation_token": token})
     lines = audit.read_text().splitlines()
     assert lines == [r.getMessage() for r in caplog.records if r.name == "neev_mcp.audit"]
-    assert lines[0] == ('{"time":"2026-11-28T12:00:00Z","event":"requested","tool":"delete_vm",'
+    # in-process (no inbound auth) the caller is `local`; over HTTP it is the token's subject or bearer hash
+    assert lines[0] == ('{"time":"2026-11-28T12:00:00Z","event":"requested","caller":"local","tool":"delete_vm",'
                         f'"target_id":"{web}","target_name":"web-1","channel":"token"}}')
     assert [e[0] for e in events(audit)] == ["requested", "confirmed", "executed"]
     assert token not in audit.read_text() and token not in caplog.text

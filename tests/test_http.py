@@ -23,7 +23,7 @@ from mcp.types import ElicitRequestParams, ElicitResult
 
 from neev_mcp.config import ConfigurationError, Settings
 from neev_mcp.http import resolve_policy
-from neev_mcp.sandbox import DEFAULT_TOKEN
+from neev_mcp.sandbox import DEFAULT_TOKEN, make_token
 
 from .support.http import (
     AUTH_TOKEN,
@@ -43,7 +43,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def stack() -> Iterator[dict[str, Proc]]:
     with running_stack({
-        "static": ((), {"NEEV_MCP_AUTH_TOKEN": AUTH_TOKEN, "NEEV_MCP_SECRET": SHARED_SECRET}),
+        "static": ((), {"NEEV_MCP_AUTH_TOKEN": AUTH_TOKEN, "NEEV_MCP_SECRET": SHARED_SECRET,
+                        "NEEV_MCP_HEALTH_DETAILS": "1"}),
         "passthrough": ((), {"NEEV_MCP_AUTH": "passthrough", "NEEV_API_TOKEN": ""}),
         "passthrough_stateless": (("--stateless",), {"NEEV_MCP_AUTH": "passthrough", "NEEV_API_TOKEN": ""}),
     }) as procs:
@@ -86,7 +87,7 @@ MCP_HEADERS = {
 
 
 # -- /healthz ------------------------------------------------------------------------------------------------------
-def test_healthz_answers_without_auth_and_reports_version_policy_and_upstream_but_no_secret(
+def test_healthz_with_details_on_answers_without_auth_and_reports_version_policy_and_upstream_but_no_secret(
     stack: dict[str, Proc],
 ) -> None:
     deadline = time.monotonic() + 5
@@ -114,6 +115,24 @@ def test_healthz_answers_without_auth_and_reports_version_policy_and_upstream_bu
         assert secret not in response.text
 
 
+def test_healthz_says_only_its_status_unless_details_are_switched_on(stack: dict[str, Proc]) -> None:
+    response = httpx2.get(stack["passthrough"].url + "/healthz", timeout=5.0)
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(("header", "value", "status"), [("Host", "evil.example.net", 421),
+                                                         ("Origin", "https://evil.example.net", 403)])
+def test_healthz_is_behind_the_host_and_origin_guard_so_a_dns_rebinding_page_cannot_read_it(
+    stack: dict[str, Proc], header: str, value: str, status: int
+) -> None:
+    response = httpx2.get(stack["static"].url + "/healthz", headers={header: value}, timeout=5.0)
+
+    assert response.status_code == status
+    assert "version" not in response.text and "auth" not in response.text
+
+
 # -- transport security --------------------------------------------------------------------------------------------
 def test_the_mcp_endpoint_refuses_a_missing_or_wrong_bearer_with_401_and_www_authenticate(
     sandbox: Proc, stack: dict[str, Proc]
@@ -125,8 +144,10 @@ def test_the_mcp_endpoint_refuses_a_missing_or_wrong_bearer_with_401_and_www_aut
     )
 
     assert (missing.status_code, wrong.status_code) == (401, 401)
-    assert missing.headers["www-authenticate"].startswith('Bearer realm="neev-mcp", error="invalid_request"')
-    assert wrong.headers["www-authenticate"].startswith('Bearer realm="neev-mcp", error="invalid_token"')
+    for refused in (missing, wrong):  # the SDK's bearer middleware answers; static mode has no metadata to point to
+        assert refused.headers["www-authenticate"] == \
+            'Bearer error="invalid_token", error_description="Authentication required"'
+        assert refused.json() == {"error": "invalid_token", "error_description": "Authentication required"}
     assert AUTH_TOKEN not in wrong.text
     assert sandbox_requests(sandbox) == []
 
@@ -217,12 +238,12 @@ async def test_handshake_era_elicitation_confirms_a_delete_on_a_stateful_http_se
 async def test_pass_through_mode_calls_neevcloud_with_each_requests_own_bearer_and_never_a_server_token(
     sandbox: Proc, stack: dict[str, Proc], server: str, mode: str
 ) -> None:
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}, timeout=10.0)
-    transport = streamable_http_client(stack[server].url + "/mcp", http_client=http)
-    async with http, Client(transport, mode=mode) as client:
+    someone_else = make_token(sub="someone-else")  # a well-formed JWT NeevCloud (the sandbox) does not accept
+    async with connect(stack[server], DEFAULT_TOKEN, mode=mode) as client:
         ok = await client.call_tool("get_vm", {"vm_id": VM_IDS["api-staging"]})
-        # same client (and, when stateful, same session): the token is read from each request, never remembered
-        http.headers["Authorization"] = "Bearer someone-elses-token"
+    # another client, another bearer: the token is read from each request, never remembered (a stateful session
+    # itself stays bound to the bearer that opened it: tests/test_http_auth.py)
+    async with connect(stack[server], someone_else, mode=mode) as client:
         refused = await client.call_tool("get_vm", {"vm_id": VM_IDS["api-staging"]})
 
     assert ok.is_error is False, ok.content
@@ -230,10 +251,10 @@ async def test_pass_through_mode_calls_neevcloud_with_each_requests_own_bearer_a
     assert "401" in refused.content[0].text  # type: ignore[union-attr]
     assert "the bearer token your MCP client sends (pass-through mode)" in refused.content[0].text  # type: ignore
     assert "NEEV_API_TOKEN" not in refused.content[0].text  # type: ignore[union-attr]
-    assert "someone-elses-token" not in refused.content[0].text  # type: ignore[union-attr]
+    assert someone_else not in refused.content[0].text  # type: ignore[union-attr]
     assert [r["headers"]["authorization"] for r in sandbox_requests(sandbox)] == [
         f"Bearer {DEFAULT_TOKEN}",
-        "Bearer someone-elses-token",
+        f"Bearer {someone_else}",
     ]
 
 
@@ -258,8 +279,12 @@ def test_binding_beyond_loopback_without_inbound_auth_is_refused_at_start_up() -
     )
 
     assert done.returncode == 2
-    assert b"requires inbound auth: set NEEV_MCP_AUTH_TOKEN" in done.stderr
+    assert b"requires inbound auth: set NEEV_MCP_AUTH=oauth" in done.stderr
     assert DEFAULT_TOKEN.encode() not in done.stderr
+
+
+OAUTH: dict[str, Any] = {"auth_mode": "oauth", "api_token": "server-token", "oauth_issuer": "https://as.example.com",
+                         "resource_url": "https://mcp.example.com/mcp"}
 
 
 def settings(**values: Any) -> Settings:
@@ -276,6 +301,18 @@ def settings(**values: Any) -> Settings:
         ({"auth_mode": "none", "auth_token": AUTH_TOKEN}, "contradicts NEEV_MCP_AUTH_TOKEN"),
         ({"host": "10.1.2.3"}, "binding to 10.1.2.3 (not loopback) requires inbound auth"),
         ({"host": "0.0.0.0", "auth_token": AUTH_TOKEN}, "binding to 0.0.0.0 requires NEEV_MCP_ALLOWED_HOSTS"),
+        # finding: a short static bearer was accepted with a warning; beyond loopback it is refused
+        ({"host": "10.1.2.3", "auth_token": "x"}, "NEEV_MCP_AUTH_TOKEN must be at least 32 characters"),
+        ({"host": "10.1.2.3", "auth_token": "y" * 31}, "NEEV_MCP_AUTH_TOKEN must be at least 32 characters"),
+        ({"auth_mode": "oauth", "api_token": "server-token"}, "needs NEEV_MCP_OAUTH_ISSUER and NEEV_MCP_RESOURCE_URL"),
+        ({"auth_mode": "oauth", "api_token": "server-token", "oauth_issuer": "https://as.example.com"},
+         "needs NEEV_MCP_RESOURCE_URL"),
+        ({**OAUTH, "auth_token": AUTH_TOKEN}, "NEEV_MCP_AUTH=oauth contradicts NEEV_MCP_AUTH_TOKEN"),
+        ({**OAUTH, "api_token": None}, "calls NeevCloud with the server's own NEEV_API_TOKEN"),
+        ({**OAUTH, "oauth_issuer": "http://as.example.com"}, "OAuth URLs must use https://"),
+        ({**OAUTH, "oauth_introspection_url": "https://as.example.com/introspect"},
+         "NEEV_MCP_OAUTH_INTROSPECTION_URL needs NEEV_MCP_OAUTH_CLIENT_ID"),
+        ({**OAUTH, "oauth_client_id": "neev-mcp"}, "go together"),
     ],
 )
 def test_unsafe_or_contradictory_http_settings_are_refused_with_the_variable_to_fix(

@@ -100,3 +100,11 @@ def test_environment_variables_are_the_servers_own_with_the_token_secret_and_req
     secret = {name for name, v in env.items() if v.get("isSecret")}
     assert secret == {"NEEV_API_TOKEN", "NEEV_MCP_SECRET"}
     assert all(v["description"] for v in env.values())
+
+
+def test_the_remote_entry_recommends_oauth_and_needs_no_static_header(server_json: dict[str, Any]) -> None:
+    [remote] = server_json["remotes"]
+    assert remote["type"] == "streamable-http"
+    assert remote["url"] == "https://{deployment_host}/mcp"
+    assert "headers" not in remote  # an OAuth resource server: hosts discover how to authorize from a 401
+    assert "NEEV_MCP_AUTH=oauth" in remote["variables"]["deployment_host"]["description"]

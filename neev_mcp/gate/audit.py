@@ -1,7 +1,8 @@
 """Audit trail of confirmation decisions: one JSON object per line, to stderr (logging) and optionally a file.
 
-Lines carry what an operator needs to reconstruct who-confirmed-what: time, event, tool, target id and name, the
-channel the decision came through and a short reason. Never a confirmation token, never an API token.
+Lines carry what an operator needs to reconstruct who-confirmed-what: time, event, the caller (neev_mcp/caller.py:
+`sub:<subject>`, `bearer:<hash prefix>` or `local`), tool, target id and name, the channel the decision came through
+and a short reason. Never a confirmation token, never an API token.
 """
 
 from __future__ import annotations
@@ -55,10 +56,12 @@ class AuditLog:
         *,
         channel: Channel = "none",
         reason: str | None = None,
+        caller: str = "local",
     ) -> None:
         entry = {
             "time": utc_stamp(self._now()),
             "event": event,
+            "caller": caller,
             "tool": tool,
             "target_id": target_id,
             "target_name": target_name,

@@ -36,6 +36,7 @@ from mcp.types import (
 )
 from mcp_types.version import is_version_at_least
 
+from ..caller import caller_binding, caller_of
 from ..config import Settings
 from ..errors import NeevError, NotFound
 from ..kinds import CONFIRMATION_ARG, scope_label
@@ -97,7 +98,8 @@ class Gate:
     ) -> CallToolResult | InputRequiredResult:
         try:
             preview, target = await self._preview(tool, args, fetch_target)
-            binding = Binding(tool.name, args, preview.target_id, preview.name, decisive_facts(preview))
+            binding = Binding(tool.name, args, preview.target_id, preview.name, decisive_facts(preview),
+                              caller_binding(context))
             if getattr(context, "request_state", None) is not None:
                 self._check_answer(_answer(context), preview, "input_required")
                 verified = self._verify(context.request_state, binding, preview, "elicit", "input_required")
@@ -289,7 +291,8 @@ class Gate:
 
     # -- results and audit -------------------------------------------------------------------------------------------
     def _record(self, event: Event, preview: Preview, channel: Channel, reason: str | None = None) -> None:
-        self.audit.record(event, preview.tool, preview.target_id, preview.name, channel=channel, reason=reason)
+        self.audit.record(event, preview.tool, preview.target_id, preview.name, channel=channel, reason=reason,
+                          caller=caller_of())
 
     def _refused(self, tool: ToolDef, refusal: Refusal) -> CallToolResult:
         preview = refusal.preview

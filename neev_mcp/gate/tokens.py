@@ -10,10 +10,11 @@ A token is `c2.<expiry>.<nonce>.<facts>.<mac>`, read by one strict grammar (`par
 
 Anything else (other characters, Unicode digits, padding, extra dots, another length) is `malformed`. The MAC
 covers the canonical JSON of everything the token is bound to: purpose, tool, arguments without the token itself,
-target id and name, expiry, nonce and the facts field. Each fact fingerprint is a keyed hash of one decisive fact the
-preview stated (a VM's status class, whether its root disk goes with it, …; see `previews.decisive_facts`), so the
-verifier can say *which* fact no longer holds. Nothing is stored between the preview and the confirmed call: the
-verifier recomputes everything from the call in hand and the target as it is *now*.
+target id and name, the caller it was shown to (neev_mcp/caller.py), expiry, nonce and the facts field. Each fact
+fingerprint is a keyed hash of one decisive fact the preview stated (a VM's status class, whether its root disk goes
+with it, …; see `previews.decisive_facts`), so the verifier can say *which* fact no longer holds. Nothing is stored
+between the preview and the confirmed call: the verifier recomputes everything from the call in hand and the target
+as it is *now*.
 
 A stateless token can be presented again until it expires; the replay store (`replay.py`) makes it run once.
 """
@@ -63,14 +64,16 @@ def bound_arguments(args: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Binding:
-    """What a confirmation is for: one tool, its exact arguments, one target identity (both None for a create) and
-    the decisive facts the preview stated about it."""
+    """What a confirmation is for: one tool, its exact arguments, one target identity (both None for a create), the
+    decisive facts the preview stated about it, and the caller it was shown to (neev_mcp/caller.py), so that another
+    caller cannot redeem it."""
 
     tool: str
     args: Mapping[str, Any]
     target_id: str | None
     target_name: str | None
     facts: Facts = ()
+    caller: str = "local"
 
     def message(self, purpose: Purpose, expires: int, nonce: str, facts_field: str) -> bytes:
         return canonical_json({
@@ -79,6 +82,7 @@ class Binding:
             "tool": self.tool,
             "args": bound_arguments(self.args),
             "target": {"id": self.target_id, "name": self.target_name},
+            "caller": self.caller,
             "exp": expires,
             "nonce": nonce,
             "facts": facts_field,

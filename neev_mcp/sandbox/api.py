@@ -106,12 +106,16 @@ ROUTES: tuple[tuple[re.Pattern[str], dict[str, Handler]], ...] = (
 )
 
 
-def authorized(headers: Mapping[str, str], token: str) -> bool:
+def authorized(headers: Mapping[str, str], token: str | tuple[str, ...]) -> bool:
+    """The request carries one of the accepted bearer tokens (several: tenants sharing one project, for tests)."""
     scheme, _, value = headers.get("authorization", "").strip().partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
+    presented = value.strip().encode()
+    accepted = (token,) if isinstance(token, str) else token
+    matches = [hmac.compare_digest(presented, t.encode()) for t in accepted]  # all compared: constant time
+    return scheme.lower() == "bearer" and any(matches)
 
 
-def handle(state: CloudState, token: str, call: Call, headers: Mapping[str, str]) -> Reply:
+def handle(state: CloudState, token: str | tuple[str, ...], call: Call, headers: Mapping[str, str]) -> Reply:
     """Auth → route → project scope → endpoint. Lifecycles are settled first so every answer is current."""
     try:
         if not authorized(headers, token):

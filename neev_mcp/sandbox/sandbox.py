@@ -66,10 +66,11 @@ class Sandbox:
 
     def __init__(self, token: str = DEFAULT_TOKEN, org_id: str = "demo-org", project_id: str = "demo-project",
                  seed: bool = True, clock: SimClock | None = None, base_path: str = "/vm",
-                 capacity: Capacity | None = None) -> None:
-        if not token:
+                 capacity: Capacity | None = None, extra_tokens: tuple[str, ...] = ()) -> None:
+        if not token or not all(extra_tokens):
             raise ValueError("token must not be empty")
         self.token = token
+        self.extra_tokens = extra_tokens  # also accepted: other tenants' tokens for the same project
         self.org_id = org_id
         self.project_id = project_id
         self.clock = clock if clock is not None else SimClock(speed=_env_speed())
@@ -130,7 +131,7 @@ class Sandbox:
     def handle(self, call: api.Call, headers: dict[str, str]) -> api.Reply:
         """Answer one API call against the state, atomically."""
         with self._lock:
-            return api.handle(self.state, self.token, call, headers)
+            return api.handle(self.state, (self.token, *self.extra_tokens), call, headers)
 
     @property
     def faults(self) -> list[Fault]:

@@ -33,14 +33,16 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765, speed: float | None = None, token: str = DEFAULT_TOKEN,
-          bulk: int = 0, *, allow_remote: bool = False, seed: bool = True, capacity: Capacity | None = None) -> None:
+          bulk: int = 0, *, allow_remote: bool = False, seed: bool = True, capacity: Capacity | None = None,
+          extra_tokens: tuple[str, ...] = ()) -> None:
     """Run a fresh Sandbox until interrupted. Refuses non-loopback hosts unless ``allow_remote``:
     the admin API has no auth and the token is a public constant. ``speed=None`` honours $NEEV_SANDBOX_SPEED."""
     import uvicorn  # imported here so in-process users of the sandbox never need it
 
     if not allow_remote and not is_loopback(host):
         raise ValueError(f"refusing to serve the sandbox on non-loopback host {host!r} (use --allow-remote)")
-    sb = Sandbox(token=token, seed=seed, clock=None if speed is None else SimClock(speed=speed), capacity=capacity)
+    sb = Sandbox(token=token, seed=seed, clock=None if speed is None else SimClock(speed=speed), capacity=capacity,
+                 extra_tokens=extra_tokens)
     if bulk:
         sb.seed_bulk(bulk)
     sock = _bind(host, port)
@@ -76,6 +78,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m neev_mcp.sandbox"
     parser.add_argument("--speed", type=float, default=None,
                         help="simulated seconds per real second; 0 = frozen (default: $NEEV_SANDBOX_SPEED or 1)")
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="bearer token to accept (default: built-in)")
+    parser.add_argument("--also-accept", action="append", default=[], metavar="TOKEN",
+                        help="another bearer token to accept (repeatable): several tenants on one project")
     parser.add_argument("--bulk", type=int, default=0, help="add N extra VMs to the demo project")
     parser.add_argument("--no-seed", action="store_true", help="start with an empty demo project")
     parser.add_argument("--latency", type=float, default=0.0,
@@ -87,7 +91,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m neev_mcp.sandbox"
     try:
         capacity = Capacity(latency=args.latency, max_parallel=args.max_parallel)
         serve(args.host, args.port, args.speed, args.token, args.bulk, allow_remote=args.allow_remote,
-              seed=not args.no_seed, capacity=capacity)
+              seed=not args.no_seed, capacity=capacity, extra_tokens=tuple(args.also_accept))
     except (ValueError, OverflowError, OSError) as exc:  # non-loopback host, bad speed, port busy or out of range
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2

@@ -95,14 +95,14 @@ def base_env() -> dict[str, str]:
     return env
 
 
-def spawn_sandbox() -> Proc:
+def spawn_sandbox(*flags: str) -> Proc:
     port = free_port()
-    return spawn("sandbox", ["-m", "neev_mcp.sandbox", "--port", str(port), "--speed", "0"], base_env(), port)
+    return spawn("sandbox", ["-m", "neev_mcp.sandbox", "--port", str(port), "--speed", "0", *flags], base_env(), port)
 
 
-def spawn_server(sandbox: Proc, *flags: str, **env: str) -> Proc:
+def spawn_server(sandbox: Proc, *flags: str, port: int | None = None, **env: str) -> Proc:
     """`python -m neev_mcp --transport http` on the HTTP sandbox; keyword arguments are NEEV_* variables."""
-    port = free_port()
+    port = port or free_port()
     values = base_env()
     values.update(
         {
