@@ -194,7 +194,7 @@ class _Wait:
     def __init__(self, args: dict[str, Any]) -> None:
         self.args = args
         self.target: str = args["target_status"]
-        self.vm_id: str = args["vm_id"]
+        self.vm_id: str = args[VM.id_arg]
         self.timeout = float(args.get("timeout_seconds") or 300)
         self.started = anyio.current_time()
         self.last: dict[str, Any] | None = None

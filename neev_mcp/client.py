@@ -195,7 +195,8 @@ class NeevClient:
         return exc
 
     async def _send_once(
-        self, op: Operation, url: str, params: dict[str, str], body: Any, headers: dict[str, str], bearer: str
+        self, op: Operation, url: str, params: dict[str, str | list[str]], body: Any, headers: dict[str, str],
+        bearer: str,
     ) -> APIResponse:
         try:
             response = await self._client().request(
@@ -234,7 +235,10 @@ _EARLIER_ATTEMPT = (" An earlier attempt of this call got no clear answer and ma
                     "would explain this refusal: call get_vm to see the VM's current status before trying again.")
 
 
-def _query_value(value: Any) -> str:
+def _query_value(value: Any) -> str | list[str]:
+    """A query value as the spec's default serialisation sends it: an array as repeated `name=value` pairs."""
+    if isinstance(value, list):
+        return [str(_query_value(item)) for item in value]
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .kinds import scope_label
+from .kinds import ROOT_DISK, VM, scope_label
 from .summaries import (
     HEADING_FOR,
     TRANSITIONAL,
@@ -250,14 +250,15 @@ def _disk_lines(t: OverviewTally, now: dt.datetime, n: int) -> list[str]:
     return lines
 
 
-_READS = (("vms", "VMs", "list_vms"), ("root_disks", "root disks", "list_root_disk_volumes"))
+_READS = (("vms", VM), ("root_disks", ROOT_DISK))  # the collections an overview reads, by their key in `reads`
 
 
 def _incomplete(reads: Obj, walk: Obj) -> list[str]:
     """Never truncate silently: say how far the walk got, which pages were not read, and how to read them."""
     notes = []
-    for key, noun, tool in _READS:
+    for key, kind in _READS:
         r = reads.get(key) or {}
+        noun, tool = f"{kind.label}s", kind.lister
         missing = r.get("missing_pages")
         if not missing:
             continue

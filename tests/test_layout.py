@@ -33,6 +33,9 @@ def test_no_module_but_the_registry_compares_with_a_tool_name_or_keys_a_table_by
         if isinstance(node, ast.Compare):
             named = _strings(node) & (TOOL_NAMES | ID_ARGS)
             found += [f"line {node.lineno}: compares with {sorted(named)}"] if named else []
+        elif isinstance(node, ast.Tuple | ast.List | ast.Set):  # a table of rows: ("vms", "VMs", "list_vms"), ...
+            named = {e.value for e in node.elts if isinstance(e, ast.Constant)} & TOOL_NAMES
+            found += [f"line {node.lineno}: a row naming {sorted(named)}"] if named else []
         elif isinstance(node, ast.Dict):
             keys = {k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
             found += [f"line {node.lineno}: a table keyed by {sorted(keys & TOOL_NAMES)}"] if keys & TOOL_NAMES else []

@@ -160,3 +160,45 @@ def test_the_vendored_document_is_not_modified_by_loading_an_extended_one(tmp_pa
     before = json.dumps(load_spec(), sort_keys=True)
     load_source(str(write_spec(tmp_path, extended_spec())))
     assert json.dumps(load_spec(), sort_keys=True) == before
+
+
+def test_parameters_and_bodies_a_tool_cannot_carry_faithfully_are_set_aside_with_the_reason() -> None:
+    """Review finding: these shapes used to become tools that lost constraints or sent malformed requests."""
+    def get(*params: Any) -> dict[str, Any]:
+        return {"parameters": list(params)}
+
+    def post(schema: dict[str, Any]) -> dict[str, Any]:
+        return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+    q = {"in": "query", "name": "ids", "schema": {"type": "array", "items": {"type": "string"}}}
+    document = {"openapi": "3.1.0", "info": ["not", "an", "object"], "paths": {
+        "/a": {"get": {"operationId": "anyValue", **get({"in": "query", "name": "q", "schema": True}, q)}},
+        "/b": {"get": {"operationId": "byContent", **get({"in": "query", "name": "f", "required": True, "content": {
+            "application/json": {"schema": {"type": "object", "properties": {"x": {"type": "integer"}}}}}})}},
+        "/c": {"get": {"operationId": "objectQuery", **get({"in": "query", "name": "f",
+                                                            "schema": {"type": "object"}})}},
+        "/d": {"get": {"operationId": "commaArray", **get({**q, "explode": False})}},
+        "/e/{ids}": {"get": {"operationId": "arrayPath", **get({**q, "in": "path", "required": True})}},
+        "/f": {"get": {"operationId": "nameless", **get({"in": "query", "name": 5, "schema": {}})}},
+        "/g": {"get": {"operationId": "noValue", **get({"in": "query", "name": "q", "schema": False})}},
+        "/h": {"post": {"operationId": "eitherOr", **post({"type": "object", "minProperties": 1, "properties": {
+            "a": {"type": "string"}, "b": {"type": "string"}}, "oneOf": [{"required": ["a"]}, {"required": ["b"]}]})}},
+        "/i": {"post": {"operationId": "oddBody", **post({"type": "object", "properties": [{"a": 1}]})}},
+    }}
+    spec = check_document(document, "test.json")
+    assert spec.title == "untitled"
+    assert [op.operation_id for op in spec.operations] == ["anyValue"]
+    assert [(p.name, p.schema) for p in spec.operations[0].parameters] == [("q", {}), ("ids", q["schema"])]
+    assert dict(spec.unreadable) == {
+        "GET /b (byContent)": "describes its query parameter 'f' by 'content', which neev-mcp cannot check or send",
+        "GET /c (objectQuery)": "its query parameter 'f' is an object, which neev-mcp cannot send",
+        "GET /d (commaArray)": "its query parameter 'ids' is an array serialised with style=form, explode=False; "
+                               "neev-mcp sends arrays only as repeated name=value pairs (style=form, explode=true)",
+        "GET /e/{ids} (arrayPath)": "its path parameter 'ids' is an array, which neev-mcp cannot send as one path "
+                                    "segment",
+        "GET /f (nameless)": "has a query parameter without a name (5)",
+        "GET /g (noValue)": "the schema of its query parameter 'q' is false, not an object",
+        "POST /h (eitherOr)": "its request body has rules across its fields (minProperties, oneOf) that tool "
+                              "arguments cannot keep",
+        "POST /i (oddBody)": "cannot be read (TypeError: unhashable type: 'dict')",
+    }

@@ -322,3 +322,55 @@ async def test_operations_that_cannot_be_offered_are_named_at_start_up(
     ]
     assert [t.name for t in server.registry if t.name == "project_overview"] == ["project_overview"]
     assert not next(t for t in server.registry if t.name == "project_overview").unreviewed
+
+
+THINGS = "/api/v1/orgs/{org_id}/things"
+
+
+def _things_spec() -> dict[str, Any]:
+    """A GET with an array query parameter and a PATCH whose optional body has a required field."""
+    org = {"in": "path", "name": "org_id", "required": True, "schema": {"type": "string"}}
+    spec = extended_spec(drift=False)
+    spec["paths"][THINGS] = {
+        "get": {"operationId": "listThings", "parameters": [org, {"in": "query", "name": "ids", "schema": {
+            "type": "array", "items": {"type": "string"}, "maxItems": 3}}]},
+        "patch": {"operationId": "patchThings", "parameters": [org, {"in": "query", "name": "dry_run",
+                                                                      "schema": {"type": "boolean"}}],
+                  "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                      "type": "object", "required": ["name"],
+                      "properties": {"name": {"type": "string"}, "tag": {"type": "string"}}}}}}},
+    }
+    return spec
+
+
+async def test_an_array_query_argument_is_sent_as_repeated_pairs_with_its_constraints_kept(
+    upstream: RecordingUpstream, clock: SimClock, tmp_path: Path
+) -> None:
+    """Review finding: a list was sent as its Python repr (`ids=['a', 'b']`)."""
+    server = make(upstream, clock, write_spec(tmp_path, _things_spec()))
+    async with Client(server, mode="legacy") as client:
+        too_many = await client.call_tool("list_things", {"ids": ["a", "b", "c", "d"]})
+        assert too_many.is_error and upstream.seen == []
+        await client.call_tool("list_things", {"ids": ["vm-1", "vm 2"]})
+    (seen,) = upstream.seen
+    assert (seen.method, seen.path, seen.raw_query) == ("GET", f"/vm/api/v1/orgs/{ORG}/things", "ids=vm-1&ids=vm+2")
+
+
+async def test_an_optional_body_is_sent_whole_or_not_at_all(
+    upstream: RecordingUpstream, clock: SimClock, tmp_path: Path
+) -> None:
+    """Review finding: the body's own `required` was dropped when the body is optional, so `{"tag": ...}` (no name)
+    was sent, and an empty `{}` body when no body argument was given."""
+    server = make(upstream, clock, write_spec(tmp_path, _things_spec()))
+    async with Client(server, mode="legacy") as client:
+        tool = _tool((await client.list_tools()).tools, "patch_things")
+        assert tool["inputSchema"]["dependentRequired"] == {"tag": ["name"]}
+        half = await client.call_tool("patch_things", {"tag": "blue"})
+        assert half.is_error and "'name' is a dependency of 'tag'" in text(half) and upstream.seen == []
+        for args in ({"dry_run": True}, {"name": "n", "tag": "blue"}):
+            preview = await client.call_tool("patch_things", args)
+            token = (preview.structured_content or {})["confirmation_token"]
+            done = await client.call_tool("patch_things", {**args, "confirmation_token": token})
+            assert "was not sent" not in text(done)
+    assert [(s.method, s.query, s.body) for s in upstream.seen] == [
+        ("PATCH", {"dry_run": "true"}, None), ("PATCH", {}, {"name": "n", "tag": "blue"})]

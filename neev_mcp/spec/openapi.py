@@ -90,6 +90,8 @@ class Operation:
                 query[api_name] = arguments[arg]
             elif body is not None:
                 body[api_name] = arguments[arg]
+        if body == {} and not self.body_required:
+            body = None  # an optional body the caller gave nothing for is not sent (an empty one may be invalid)
         return path, query, body
 
 
@@ -222,8 +224,18 @@ def input_schema(op: Operation, optional: frozenset[str] = frozenset()) -> dict[
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         schema["required"] = required
+    if body.get("required") and not op.body_required:
+        schema["dependentRequired"] = _optional_body_needs(op)
     schema["additionalProperties"] = False
     return schema
+
+
+def _optional_body_needs(op: Operation) -> dict[str, list[str]]:
+    """An optional body is sent only when one of its fields is given, and then with all its required fields: each
+    body argument requires the body's required ones."""
+    body_args = {arg: api for arg, (location, api) in op.argument_locations().items() if location == "body"}
+    needed = [arg for arg, api in body_args.items() if api in (op.body_schema or {}).get("required", [])]
+    return {arg: [n for n in needed if n != arg] for arg in body_args if [n for n in needed if n != arg]}
 
 
 def _closed(schema: Any) -> Any:
@@ -242,18 +254,46 @@ def _parameter(raw: Mapping[str, Any], spec: Mapping[str, Any]) -> Parameter | N
     """A path or query parameter; None for an optional header or cookie (a tool cannot set one; the API's default
     applies), `ValueError` for a required one."""
     raw = resolve(raw, spec)
-    location = raw["in"]
+    location, name = raw["in"], raw.get("name")
     if location not in ("path", "query"):
         if not raw.get("required"):
             return None
-        raise ValueError(f"needs the {location} parameter {raw.get('name')!r}, which a tool cannot send")
+        raise ValueError(f"needs the {location} parameter {name!r}, which a tool cannot send")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"has a {location} parameter without a name ({name!r})")
+    schema = _parameter_schema(raw, name, location, spec)
     return Parameter(
-        name=raw["name"],
+        name=name,
         location=location,
         required=bool(raw.get("required", location == "path")),
-        schema=resolve(raw.get("schema", {}), spec),
-        description=raw.get("description", "").strip(),
+        schema=schema,
+        description=str(raw.get("description") or "").strip(),
     )
+
+
+def _parameter_schema(raw: Mapping[str, Any], name: str, location: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameter's schema, when a tool argument can carry every constraint of it and the client can send it the
+    way the spec says (query arrays as repeated `name=value` pairs, OpenAPI's default); `ValueError` otherwise."""
+    if "schema" not in raw and "content" in raw:
+        raise ValueError(f"describes its {location} parameter {name!r} by 'content', which neev-mcp cannot check or "
+                         "send")
+    schema = resolve(raw.get("schema", True), spec)
+    if schema is True:  # OpenAPI 3.1: any value
+        return {}
+    if not isinstance(schema, Mapping):
+        raise ValueError(f"the schema of its {location} parameter {name!r} is {json.dumps(schema)}, not an object")
+    kinds = schema.get("type") if isinstance(schema.get("type"), list) else [schema.get("type")]
+    if location == "path" and {"array", "object"} & set(kinds):
+        raise ValueError(f"its path parameter {name!r} is an {'array' if 'array' in kinds else 'object'}, which "
+                         "neev-mcp cannot send as one path segment")
+    if location == "query" and "object" in kinds:
+        raise ValueError(f"its query parameter {name!r} is an object, which neev-mcp cannot send")
+    if location == "query" and "array" in kinds and (raw.get("style", "form") != "form" or
+                                                      raw.get("explode", True) is not True):
+        raise ValueError(f"its query parameter {name!r} is an array serialised with style={raw.get('style', 'form')}"
+                         f", explode={raw.get('explode', True)}; neev-mcp sends arrays only as repeated name=value "
+                         "pairs (style=form, explode=true)")
+    return dict(schema)
 
 
 def _body(raw: Mapping[str, Any] | None, spec: Mapping[str, Any]) -> tuple[dict[str, Any] | None, bool]:
@@ -266,7 +306,18 @@ def _body(raw: Mapping[str, Any] | None, spec: Mapping[str, Any]) -> tuple[dict[
     schema = content.get("schema", {})
     if schema.get("type") != "object":
         raise ValueError("a request body must be an object schema to be flattened into tool arguments")
+    across = sorted(k for k in schema if k not in _FLATTENED_BODY_KEYS and not k.startswith("x-"))
+    if across:
+        # e.g. oneOf [required a, required b]: flattening keeps each field's own schema, never a rule across fields
+        raise ValueError(f"its request body has rules across its fields ({', '.join(across)}) that tool arguments "
+                         "cannot keep")
     return schema, bool(raw.get("required", False))
+
+
+# what flattening a body into tool arguments keeps (the fields, which are required) or may drop (prose); an extra
+# field the API would accept is refused by the closed tool schema, which is stricter, never looser
+_FLATTENED_BODY_KEYS = frozenset({"type", "properties", "required", "additionalProperties", "description", "title",
+                                  "example", "examples", "externalDocs", "deprecated"})
 
 
 def _response_schema(raw: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -47,7 +47,8 @@ class LoadedSpec:
 
     @property
     def title(self) -> str:
-        info = self.document.get("info") or {}
+        info = self.document.get("info")
+        info = info if isinstance(info, Mapping) else {}
         return f"{info.get('title', 'untitled')} {info.get('version', '')}".strip()
 
     def operation(self, operation_id: str) -> Operation | None:
@@ -173,6 +174,9 @@ def check_document(document: Any, origin: str, *, check_schemas: bool = True) ->
                 _check_schema(op)
         except ValueError as exc:
             unreadable.append((label, str(exc)))
+            continue
+        except (TypeError, AttributeError, KeyError, RecursionError) as exc:  # a shape nobody foresaw: still no crash
+            unreadable.append((label, f"cannot be read ({type(exc).__name__}: {exc})"))
             continue
         operations.append(op)
     return LoadedSpec(origin, document, version, tuple(operations), tuple(unreadable))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,7 @@ class Seen:
     path: str
     query: dict[str, str]
     body: Any
+    raw_query: str = field(default="", compare=False)  # the query string as sent (repeated names included)
 
 
 class RecordingUpstream(httpx2.AsyncBaseTransport):
@@ -102,7 +103,8 @@ class RecordingUpstream(httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         body = await request.aread()
         path = request.url.path
-        self.seen.append(Seen(request.method, path, dict(request.url.params), json.loads(body) if body else None))
+        self.seen.append(Seen(request.method, path, dict(request.url.params), json.loads(body) if body else None,
+                              request.url.query.decode()))
         parts = path.split("/")
         new_operation = path.endswith(("/regions", "/resize")) or "/snapshots/" in path
         if new_operation and self.failures:
