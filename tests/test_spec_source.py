@@ -202,3 +202,18 @@ def test_parameters_and_bodies_a_tool_cannot_carry_faithfully_are_set_aside_with
                               "arguments cannot keep",
         "POST /i (oddBody)": "cannot be read (TypeError: unhashable type: 'dict')",
     }
+
+
+def test_a_body_field_clashing_with_a_parameter_never_overwrites_another_body_field() -> None:
+    """Review finding: a body with both `org_id` and `org_id_body` beside an `org_id` path parameter lost the integer
+    `org_id_body` field: the renamed `org_id` took its argument name."""
+    body = {"type": "object", "required": ["org_id"],
+            "properties": {"org_id_body": {"type": "integer"}, "org_id": {"type": "string"}}}
+    document = {"openapi": "3.1.0", "paths": {"/o/{org_id}": {"post": {"operationId": "x", "parameters": [
+        {"in": "path", "name": "org_id", "required": True, "schema": {"type": "string"}}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}}}}}}
+    (op,) = check_document(document, "t").operations
+    assert op.argument_locations() == {"org_id": ("path", "org_id"), "org_id_body": ("body", "org_id_body"),
+                                       "org_id_body_body": ("body", "org_id")}
+    assert op.split_arguments({"org_id": "o", "org_id_body": 7, "org_id_body_body": "p"}) == (
+        {"org_id": "o"}, {}, {"org_id_body": 7, "org_id": "p"})

@@ -70,7 +70,9 @@ class Operation:
         """
         where: dict[str, tuple[Location, str]] = {p.name: (p.location, p.name) for p in self.parameters}
         for prop in (self.body_schema or {}).get("properties", {}):
-            arg = prop if prop not in where else f"{prop}_body"
+            arg = prop
+            while arg in where:  # `org_id_body` may itself be a body field: never overwrite one
+                arg += "_body"
             where[arg] = ("body", prop)
         return where
 
