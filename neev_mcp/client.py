@@ -39,6 +39,7 @@ from .errors import (
     api_error_class,
 )
 from .kinds import GENERIC_UNSURE
+from .spec.infer import safe_to_retry
 from .spec.openapi import Operation
 from .validation import path_segment_problem
 
@@ -150,7 +151,7 @@ class NeevClient:
         url = self.url_for(op, path_params)
         params = {k: _query_value(v) for k, v in (query or {}).items() if v is not None}
         headers = {"Authorization": f"Bearer {bearer}"}
-        safe_to_repeat = op.method in ("GET", "HEAD") if repeatable is None else repeatable
+        safe_to_repeat = safe_to_retry(op) if repeatable is None else repeatable
         policy = retry or self._retry
         attempt = 0
         earlier_may_have_applied = False
@@ -189,7 +190,7 @@ class NeevClient:
             exc.message += f" (gave up after {attempts} attempts)"
         if not safe_to_repeat and _may_have_applied(exc):
             exc.message += unsure
-        elif op.method != "GET" and earlier_may_have_applied and isinstance(exc, APIError) and exc.status < 500:
+        elif not safe_to_retry(op) and earlier_may_have_applied and isinstance(exc, APIError) and exc.status < 500:
             # e.g. stop → answer lost → retried stop refused with "VM is stopping": the first one worked.
             exc.message += _EARLIER_ATTEMPT
         return exc

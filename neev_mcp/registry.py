@@ -22,7 +22,7 @@ from . import agent_tools, summaries
 from .generic_summary import summarise_unreviewed
 from .kinds import CONFIRMATION_ARG, GENERIC_UNSURE, ROOT_DISK, SCOPE_ARGS, VM, Action, Kind
 from .spec.drift import DriftReport, compare
-from .spec.infer import catalogue_of, describe, infer_hints, title_for
+from .spec.infer import catalogue_of, describe, infer_hints, safe_to_retry, title_for
 from .spec.openapi import Operation, input_schema
 from .spec.source import LoadedSpec, vendored_spec
 from .summaries import Summariser
@@ -154,8 +154,8 @@ class ToolDef:
 
     @property
     def repeatable(self) -> bool:
-        # Nobody checked that an unreviewed PUT or DELETE keeps HTTP's idempotency contract: only reads repeat.
-        return self.hints.read_only if self.unreviewed else self.hints.repeatable
+        # Nobody checked that an unreviewed PUT or DELETE keeps HTTP's idempotency contract: only safe methods repeat.
+        return safe_to_retry(self.operation) if self.unreviewed and self.operation else self.hints.repeatable
 
     @property
     def unsure(self) -> str:

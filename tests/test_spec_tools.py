@@ -374,3 +374,21 @@ async def test_an_optional_body_is_sent_whole_or_not_at_all(
             assert "was not sent" not in text(done)
     assert [(s.method, s.query, s.body) for s in upstream.seen] == [
         ("PATCH", {"dry_run": "true"}, None), ("PATCH", {}, {"name": "n", "tag": "blue"})]
+
+
+async def test_an_unreviewed_head_is_retried_as_a_read_and_never_told_to_check_a_vm(
+    upstream: RecordingUpstream, clock: SimClock, tmp_path: Path
+) -> None:
+    """Review finding: the client treated every method but GET as a mutation when wording a refusal after a retry, so
+    a HEAD read was answered with "may have been applied already ... call get_vm"."""
+    spec = extended_spec(drift=False)
+    regions = spec["paths"]["/api/v1/orgs/{org_id}/regions"]
+    regions["head"] = {"operationId": "checkRegions", "parameters": regions["get"]["parameters"][:1]}
+    server = make(upstream, clock, write_spec(tmp_path, spec))
+    upstream.failures = [503, 404]
+    async with Client(server, mode="legacy") as client:
+        result = await client.call_tool("check_regions", {})
+    assert [s.method for s in upstream.seen] == ["HEAD", "HEAD"]
+    assert result.is_error and text(result) == (
+        "NeevCloud refused check_regions: HTTP 404 [unavailable] try again later. Check the id (list_vms / "
+        "list_root_disk_volumes show valid ones) and org_id/project_id. (gave up after 2 attempts)")
