@@ -54,4 +54,5 @@ class Action:
     unsure: str = ""  # what to check when the call may or may not have been applied
 
 
+SEND = Action("send", "sent")  # what a call to an unreviewed operation does, as far as anyone here knows
 GENERIC_UNSURE = " It may or may not have been applied: check the resource's current state before trying again."

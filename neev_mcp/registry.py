@@ -20,7 +20,7 @@ from typing import Any
 
 from . import agent_tools, summaries
 from .generic_summary import summarise_unreviewed
-from .kinds import CONFIRMATION_ARG, GENERIC_UNSURE, ROOT_DISK, SCOPE_ARGS, VM, Action, Kind
+from .kinds import CONFIRMATION_ARG, GENERIC_UNSURE, ROOT_DISK, SCOPE_ARGS, SEND, VM, Action, Kind
 from .spec.drift import DriftReport, compare
 from .spec.infer import catalogue_of, describe, infer_hints, safe_to_retry, title_for
 from .spec.openapi import Operation, input_schema
@@ -270,9 +270,6 @@ def unreviewed_problem(op: Operation, tools: list[ToolDef]) -> str | None:
     return None
 
 
-_SEND = Action("send", "sent")  # what an unreviewed call does, as far as anyone here knows
-
-
 def _unreviewed_tool(op: Operation, defaults: Mapping[str, str],
                      needs_confirmation: Callable[[Hints], bool]) -> ToolDef:
     hints = Hints(**vars(infer_hints(op)))
@@ -282,7 +279,7 @@ def _unreviewed_tool(op: Operation, defaults: Mapping[str, str],
     title = title_for(op)
     return ToolDef(name=op.tool_name, title=title, description=describe(op), hints=hints,
                    input_schema=_with_confirmation(schema) if is_gated else schema,
-                   summarise=partial(summarise_unreviewed, title), operation=op, action=_SEND, gated=is_gated,
+                   summarise=partial(summarise_unreviewed, title), operation=op, action=SEND, gated=is_gated,
                    unreviewed=True, catalogue=catalogue_of(op))
 
 

@@ -392,3 +392,16 @@ async def test_an_unreviewed_head_is_retried_as_a_read_and_never_told_to_check_a
     assert result.is_error and text(result) == (
         "NeevCloud refused check_regions: HTTP 404 [unavailable] try again later. Check the id (list_vms / "
         "list_root_disk_volumes show valid ones) and org_id/project_id. (gave up after 2 attempts)")
+
+
+async def test_the_preview_a_human_approves_shows_a_long_value_whole(
+    upstream: RecordingUpstream, clock: SimClock, tmp_path: Path
+) -> None:
+    """Review finding: values were cut at 80 characters, so a user approved a request whose arguments they could not
+    read (a script, a key); now up to 500 characters are shown and a longer value says that it is cut."""
+    server = make(upstream, clock, write_spec(tmp_path, _things_spec()))
+    name = "n" * 300
+    async with Client(server, mode="legacy") as client:
+        preview = (await client.call_tool("patch_things", {"name": name, "tag": "t" * 600})).structured_content or {}
+    assert f'Body: name = "{name}", tag = "{"t" * 498}… (cut here: 602 characters in all).' in preview["preview"]
+    assert upstream.seen == []

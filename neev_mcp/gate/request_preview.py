@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ..kinds import CONFIRMATION_ARG, Action
+from ..kinds import CONFIRMATION_ARG, SEND
 from ..spec.openapi import Operation
 from ..text import clip
 from .previews import REQUEST, Preview
@@ -20,9 +20,8 @@ from .previews import REQUEST, Preview
 if TYPE_CHECKING:
     from ..registry import ToolDef
 
-SEND = Action("send", "sent")
 MAX_ARGUMENTS = 20
-MAX_VALUE = 80
+MAX_VALUE = 500  # a human approves these values: show them whole unless they are long
 
 
 def request_preview(tool: ToolDef, op: Operation, args: Mapping[str, Any]) -> Preview:
@@ -43,8 +42,14 @@ def request_preview(tool: ToolDef, op: Operation, args: Mapping[str, Any]) -> Pr
 
 
 def _in_words(values: Mapping[str, Any]) -> str:
-    shown = [f"{k} = {clip(json.dumps(v, ensure_ascii=False, sort_keys=True), MAX_VALUE)}"
-             for k, v in list(values.items())[:MAX_ARGUMENTS]]
+    """Every argument a human approves, by name; a value cut for length says so and how long it is."""
+    shown = [f"{k} = {_value(v)}" for k, v in list(values.items())[:MAX_ARGUMENTS]]
     if len(values) > MAX_ARGUMENTS:
-        shown.append(f"and {len(values) - MAX_ARGUMENTS} more")
+        rest = list(values)[MAX_ARGUMENTS:]
+        shown.append(f"and {len(rest)} more not shown here ({', '.join(rest)})")
     return ", ".join(shown)
+
+
+def _value(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= MAX_VALUE else f"{clip(text, MAX_VALUE)} (cut here: {len(text)} characters in all)"
