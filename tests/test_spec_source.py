@@ -184,6 +184,8 @@ def test_parameters_and_bodies_a_tool_cannot_carry_faithfully_are_set_aside_with
         "/h": {"post": {"operationId": "eitherOr", **post({"type": "object", "minProperties": 1, "properties": {
             "a": {"type": "string"}, "b": {"type": "string"}}, "oneOf": [{"required": ["a"]}, {"required": ["b"]}]})}},
         "/i": {"post": {"operationId": "oddBody", **post({"type": "object", "properties": [{"a": 1}]})}},
+        "/j/{thing_id}": {"delete": {"operationId": "undeclared"}},
+        "/k": {"delete": {"operationId": "unused", **get({"in": "path", "name": "k", "required": True})}},
     }}
     spec = check_document(document, "test.json")
     assert spec.title == "untitled"
@@ -201,6 +203,8 @@ def test_parameters_and_bodies_a_tool_cannot_carry_faithfully_are_set_aside_with
         "POST /h (eitherOr)": "its request body has rules across its fields (minProperties, oneOf) that tool "
                               "arguments cannot keep",
         "POST /i (oddBody)": "cannot be read (TypeError: unhashable type: 'dict')",
+        "DELETE /j/{thing_id} (undeclared)": "its path has {thing_id}, which no path parameter declares",
+        "DELETE /k (unused)": "declares the path parameter 'k', which its path does not contain",
     }
 
 

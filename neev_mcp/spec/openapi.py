@@ -182,6 +182,7 @@ def parse_operation(spec: Mapping[str, Any], path: str, method: str) -> Operatio
         declared = {(p.name, p.location): p for p in
                     (_parameter(r, spec) for r in [*shared, *raw.get("parameters", [])]) if p is not None}
         params = tuple(declared.values())
+        _check_path_template(path, params)
         body_schema, body_required = _body(raw.get("requestBody"), spec)
         responses = {status: _response_schema(resp, spec) for status, resp in raw.get("responses", {}).items()}
     except (KeyError, TypeError, AttributeError) as exc:  # a dangling $ref or a malformed object
@@ -197,6 +198,19 @@ def parse_operation(spec: Mapping[str, Any], path: str, method: str) -> Operatio
         body_required=body_required,
         responses=responses,
     )
+
+
+def _check_path_template(path: str, params: tuple[Parameter, ...]) -> None:
+    """Every `{name}` of the path has a path parameter and every path parameter a `{name}`: else a request would go
+    to a literal `{name}` segment, or drop an argument the caller gave."""
+    in_path = re.findall(r"{([^{}]+)}", path)
+    declared = [p.name for p in params if p.location == "path"]
+    undeclared = [n for n in in_path if n not in declared]
+    if undeclared:
+        raise ValueError(f"its path has {{{undeclared[0]}}}, which no path parameter declares")
+    unused = [n for n in declared if n not in in_path]
+    if unused:
+        raise ValueError(f"declares the path parameter {unused[0]!r}, which its path does not contain")
 
 
 def input_schema(op: Operation, optional: frozenset[str] = frozenset()) -> dict[str, Any]:
