@@ -67,6 +67,7 @@ class API:
         tool = self.tools[tool_name]
         if tool.disabled:  # its reviewed operation drifted in the loaded spec: never call it as reviewed
             raise NotConfigured(f"{tool.disabled} Nothing was sent.")
+        require_read(tool)
         assert tool.operation is not None
         return (await self.client.call(tool.operation, path, query, token=self.token, repeatable=tool.repeatable,
                                        unsure=tool.unsure, retry=retry)).data
@@ -78,6 +79,13 @@ class API:
         data = data if isinstance(data, dict) else {}
         items = [item for item in data.get("data") or [] if isinstance(item, dict)]
         return items, data.get("pagination") or {}
+
+
+def require_read(tool: ToolDef) -> None:
+    """Agent tools, resources and prompts reach the API without the confirmation gate: only ever for a read."""
+    if not tool.hints.read_only:
+        raise NotConfigured(f"{tool.name} may change something, so it is called only as a tool, through the "
+                            "confirmation gate. Nothing was sent.")
 
 
 @dataclass(frozen=True)

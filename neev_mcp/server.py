@@ -262,6 +262,7 @@ class Reader:
         """The text of a read-only tool's answer; raises `NeevError` (its message) when the call fails."""
         server = self._server
         tool = server.tools_by_name[tool_name]
+        agent_tools.require_read(tool)
         token = server.upstream_token(context)
         outcome = await server.answer(tool, server.prepare(tool, arguments), None, context, token)
         if outcome.is_error:

@@ -14,8 +14,9 @@ import pytest
 from mcp import Client, MCPError
 
 from neev_mcp.config import Settings
+from neev_mcp.errors import NotConfigured
 from neev_mcp.sandbox import DEFAULT_TOKEN, Sandbox, SimClock
-from neev_mcp.server import NeevServer, build_server
+from neev_mcp.server import NeevServer, Reader, build_server
 
 from .conftest import BASE_URL, ORG, PROJECT
 from .support import text, vm_id
@@ -405,3 +406,17 @@ async def test_the_preview_a_human_approves_shows_a_long_value_whole(
         preview = (await client.call_tool("patch_things", {"name": name, "tag": "t" * 600})).structured_content or {}
     assert f'Body: name = "{name}", tag = "{"t" * 498}… (cut here: 602 characters in all).' in preview["preview"]
     assert upstream.seen == []
+
+
+async def test_what_bypasses_the_gate_only_ever_reads(server: NeevServer, upstream: RecordingUpstream,
+                                                      sandbox: Sandbox) -> None:
+    """Review finding (hardening): agent tools (`API.call`) and resources/prompts (`Reader.tool_text`) reach the API
+    without the confirmation gate; nothing stopped them from sending a mutation, e.g. a catalogue hook wired to the
+    wrong tool. Now they refuse anything that is not a read."""
+    args = {"org_id": ORG, "project_id": PROJECT, "vm_id": vm_id(sandbox, "web-1")}
+    with pytest.raises(NotConfigured, match=r"^resize_vm may change something, so it is called only as a tool"):
+        await server.api(None).call("resize_vm", args)
+    with pytest.raises(NotConfigured, match=r"^delete_vm may change something"):
+        await Reader(server).tool_text("delete_vm", args, None)
+    assert upstream.seen == []
+    assert (await server.api(None).call("list_regions", {"org_id": ORG}))["data"] == REGIONS
