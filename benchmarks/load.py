@@ -6,6 +6,7 @@ project_overview every fifth call). Everything is bounded: fixed counts and a wa
 
     /tmp/venv/bin/python benchmarks/load.py                      # 50 × 20, stateful
     /tmp/venv/bin/python benchmarks/load.py --stateless --json   # machine-readable
+    /tmp/venv/bin/python benchmarks/load.py --compare --runs 5   # ratios to a bare MCPServer, both modes
 
 Reports errors (exceptions and isError results: must be 0), p50/p99 call latency, throughput (calls/s over the
 whole run, session set-up included) and the server process's resident memory (VmRSS) before and after.
@@ -91,12 +92,15 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-async def one_client(url: str, calls: int, latencies: list[float], errors: list[str], mode: str) -> None:
+async def one_client(url: str, calls: int, latencies: list[float], errors: list[str], mode: str,
+                     mix: str = "mixed") -> None:
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {AUTH_TOKEN}"}, timeout=30.0)
     try:
         async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:  # type: ignore[arg-type]
             for i in range(calls):
-                if i % 5 == 4:
+                if mix == "get_vm":  # one upstream GET per call: what the bare baseline does
+                    name, arguments = "get_vm", {"vm_id": VM_IDS[i % len(VM_IDS)]}
+                elif i % 5 == 4:
                     name, arguments = "project_overview", {}
                 elif i % 2:
                     name, arguments = "get_vm", {"vm_id": VM_IDS[i % len(VM_IDS)]}
@@ -111,7 +115,8 @@ async def one_client(url: str, calls: int, latencies: list[float], errors: list[
         errors.append(f"session: {type(exc).__name__}: {exc}")
 
 
-async def run_load(url: str, clients: int, calls: int, deadline: float, mode: str) -> dict[str, Any]:
+async def run_load(url: str, clients: int, calls: int, deadline: float, mode: str, mix: str = "mixed"
+                   ) -> dict[str, Any]:
     latencies: list[float] = []
     errors: list[str] = []
     began = time.perf_counter()
@@ -119,7 +124,7 @@ async def run_load(url: str, clients: int, calls: int, deadline: float, mode: st
     with anyio.move_on_after(deadline) as scope:
         async with anyio.create_task_group() as tg:
             for _ in range(clients):
-                tg.start_soon(one_client, url, calls, latencies, errors, mode)
+                tg.start_soon(one_client, url, calls, latencies, errors, mode, mix)
     if scope.cancelled_caught:
         timed_out = True
     wall = time.perf_counter() - began
@@ -146,6 +151,100 @@ async def run_load(url: str, clients: int, calls: int, deadline: float, mode: st
     }
 
 
+TARGETS = ("neev-mcp", "bare")
+STATES = ("stateful", "stateless")
+
+
+def start_compare_stack(env: dict[str, str], extra: dict[str, str]) -> tuple[dict[str, subprocess.Popen[bytes]],
+                                                                          dict[tuple[str, str], str]]:
+    """The TCP_NODELAY sandbox, then neev-mcp and the bare server, each stateful and stateless, all ready."""
+    from neev_mcp.sandbox import DEFAULT_TOKEN
+
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    urls: dict[tuple[str, str], str] = {}
+    sandbox_port = free_port()
+    procs["sandbox"] = start([str(ROOT / "benchmarks" / "sandbox_http.py"), str(sandbox_port)], env)
+    wait_ready(f"http://127.0.0.1:{sandbox_port}/_sandbox/healthz", procs["sandbox"])
+    upstream = f"http://127.0.0.1:{sandbox_port}/vm"
+    server_env = {**env, "NEEV_API_TOKEN": DEFAULT_TOKEN, "NEEV_API_BASE_URL": upstream, "NEEV_ORG_ID": "demo-org",
+                  "NEEV_PROJECT_ID": "demo-project", "NEEV_MCP_AUTH_TOKEN": AUTH_TOKEN,
+                  "NEEV_MCP_LOG_LEVEL": "WARNING", **extra}
+    for state in STATES:
+        flags = ["--stateless"] if state == "stateless" else []
+        for target in TARGETS:
+            port = free_port()
+            if target == "bare":
+                args = [str(ROOT / "benchmarks" / "bare_http_server.py"), str(port), upstream, DEFAULT_TOKEN, *flags]
+                procs[f"{target}-{state}"] = start(args, env)
+            else:
+                args = ["-m", "neev_mcp", "--transport", "http", "--port", str(port), *flags]
+                procs[f"{target}-{state}"] = start(args, server_env)
+            wait_ready(f"http://127.0.0.1:{port}/healthz", procs[f"{target}-{state}"])
+            urls[(target, state)] = f"http://127.0.0.1:{port}/mcp"
+    return procs, urls
+
+
+def median_range(values: list[float], digits: int = 3) -> dict[str, float]:
+    return {"median": round(statistics.median(values), digits), "min": round(min(values), digits),
+            "max": round(max(values), digits)}
+
+
+def compare(args: argparse.Namespace) -> dict[str, Any]:
+    """Interleaved runs of neev-mcp and the bare server (get_vm only); per-run ratios, then their medians."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEEV_", "OTEL_"))}
+    procs, urls = start_compare_stack(env, {"NEEV_MCP_METRICS": "1"} if args.metrics else {})
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {key: [] for key in urls}
+    try:
+        for url in urls.values():  # warm-up: imports, pools, first sessions; not measured
+            anyio.run(run_load, url, 5, 4, args.deadline, args.mode, "get_vm")
+        for i in range(args.runs):
+            for state in STATES:
+                for target in (TARGETS if i % 2 == 0 else TARGETS[::-1]):  # alternate who goes first
+                    runs[(target, state)].append(anyio.run(run_load, urls[(target, state)], args.clients,
+                                                           args.calls, args.deadline, args.mode, "get_vm"))
+    finally:
+        for proc in procs.values():
+            stop(proc)
+    out: dict[str, Any] = {"clients": args.clients, "calls_per_client": args.calls, "runs": args.runs,
+                           "client_mode": args.mode, "metrics_on": args.metrics,
+                           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
+                                      f"Python {platform.python_version()}"}
+    for state in STATES:
+        ours, bare = runs[("neev-mcp", state)], runs[("bare", state)]
+        out[state] = {
+            "errors": {t: sum(r["errors"] + r["calls_missing"] for r in runs[(t, state)]) for t in TARGETS},
+            "throughput_ratio": median_range([o["throughput_calls_per_s"] / b["throughput_calls_per_s"]
+                                              for o, b in zip(ours, bare, strict=True)]),
+            "p50_ratio": median_range([o["latency_ms"]["p50"] / b["latency_ms"]["p50"] for o, b in zip(ours, bare,
+                                                                                                     strict=True)]),
+            "p99_ratio": median_range([o["latency_ms"]["p99"] / b["latency_ms"]["p99"] for o, b in zip(ours, bare,
+                                                                                                     strict=True)]),
+        }
+        for target in TARGETS:
+            rs = runs[(target, state)]
+            out[state][target] = {"throughput_calls_per_s": median_range([r["throughput_calls_per_s"] for r in rs], 1),
+                                  "p50_ms": median_range([r["latency_ms"]["p50"] for r in rs], 1),
+                                  "p99_ms": median_range([r["latency_ms"]["p99"] for r in rs], 1)}
+    return out
+
+
+def print_comparison(result: dict[str, Any]) -> None:
+    print(f"{result['clients']} clients × {result['calls_per_client']} get_vm calls, {result['runs']} interleaved runs "
+          f"({result['client_mode']} client), medians [min–max] of per-run ratios neev-mcp / bare MCPServer:")
+    for state in STATES:
+        r = result[state]
+
+        def fmt(d: dict[str, float]) -> str:
+            return f"{d['median']} [{d['min']}–{d['max']}]"
+
+        print(f"  {state}: throughput {fmt(r['throughput_ratio'])}×, p50 {fmt(r['p50_ratio'])}×, "
+              f"p99 {fmt(r['p99_ratio'])}×; errors neev-mcp {r['errors']['neev-mcp']}, bare {r['errors']['bare']}")
+        for target in TARGETS:
+            t = r[target]
+            print(f"    {target}: {fmt(t['throughput_calls_per_s'])} calls/s, p50 {fmt(t['p50_ms'])} ms, "
+                  f"p99 {fmt(t['p99_ms'])} ms")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=50)
@@ -159,7 +258,20 @@ def main() -> int:
         help="client protocol: auto = 2026-07-28, legacy = 2025-11-25 handshake",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--compare", action="store_true",
+                        help="side by side with a bare MCPServer (benchmarks/bare_http_server.py), stateful and "
+                        "stateless, get_vm only; --runs interleaved runs, medians of the per-run ratios")
+    parser.add_argument("--runs", type=int, default=5, help="with --compare: runs per server and mode")
+    parser.add_argument("--metrics", action="store_true", help="with --compare: neev-mcp with NEEV_MCP_METRICS=1")
     args = parser.parse_args()
+    if args.compare:
+        result = compare(args)
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            print_comparison(result)
+        bad = any(result[state]["errors"][t] for state in STATES for t in TARGETS)
+        return 1 if bad else 0
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEEV_")}
     sandbox_port, server_port = free_port(), free_port()

@@ -33,6 +33,8 @@ def _server_parser() -> argparse.ArgumentParser:
   NEEV_MCP_AUTH            HTTP transport: oauth (recommended remotely) | static | passthrough | none
   NEEV_MCP_OAUTH_ISSUER, NEEV_MCP_RESOURCE_URL   oauth: the authorization server; this server's URL (audience)
   NEEV_MCP_AUTH_TOKEN, NEEV_MCP_ALLOWED_HOSTS, NEEV_MCP_ALLOWED_ORIGINS   HTTP transport
+  NEEV_MCP_METRICS=1       Prometheus text at /metrics (HTTP); NEEV_MCP_METRICS_TOKEN: its bearer
+  OTEL_EXPORTER_OTLP_ENDPOINT …   traces and metrics over OTLP (pip install 'neev-mcp[otel]')
 The full list is in the README.""",
     )
     p.add_argument("--version", action="version", version=f"neev-mcp {__version__}")
@@ -89,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level)
     announce(settings)
+    from .telemetry import setup_from_env
+
+    setup_from_env()  # OpenTelemetry SDK + OTLP only when OTEL_* variables ask for it (the neev-mcp[otel] extra)
     if settings.transport == "http":
         from .http import serve_http
 

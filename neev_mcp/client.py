@@ -21,7 +21,7 @@ from urllib.parse import quote
 import anyio
 import httpx2
 
-from . import __version__
+from . import __version__, telemetry
 from .bearer import expired_at
 from .errors import (
     APIError,
@@ -155,14 +155,19 @@ class NeevClient:
         policy = retry or self._retry
         attempt = 0
         earlier_may_have_applied = False
+        reason: str | None = None
         while True:
             try:
-                return await self._send_once(op, url, params, body, headers, bearer)
+                with telemetry.upstream(op.method, op.path, op.operation_id, attempt, reason, headers) as sent:
+                    response = await self._send_once(op, url, params, body, sent.headers, bearer)
+                    sent.status = response.status
+                return response
             except NeevError as exc:
                 if not self._should_retry(exc, safe_to_repeat, attempt, policy):
                     raise self._final(exc, op, safe_to_repeat, attempt + 1, earlier_may_have_applied,
                                       unsure) from None
                 earlier_may_have_applied = earlier_may_have_applied or _may_have_applied(exc)
+                reason = telemetry.retry_reason(exc)
                 wait = policy.delay(attempt, getattr(exc, "retry_after", None))
                 log.info("retrying %s after %s (attempt %d of %d, waiting %.2fs)", op.operation_id,
                          type(exc).__name__, attempt + 1, policy.attempts, wait)

@@ -50,6 +50,8 @@ ENV_VARS: dict[str, str] = {
     "NEEV_MCP_OAUTH_CLIENT_SECRET": "oauth_client_secret",
     "NEEV_MCP_MAX_SESSIONS_PER_CALLER": "max_sessions_per_caller",
     "NEEV_MCP_HEALTH_DETAILS": "health_details",
+    "NEEV_MCP_METRICS": "metrics",
+    "NEEV_MCP_METRICS_TOKEN": "metrics_token",
 }
 
 
@@ -100,6 +102,8 @@ class Settings(BaseModel):
     openapi_spec: str | None = None
     # redis://[[user]:password@]host[:port][/db]: confirmations claimed once across replicas (a URL may hold a password)
     replay_store: SecretStr | None = None
+    metrics: bool = False  # Prometheus text at /metrics (HTTP transport)
+    metrics_token: SecretStr | None = None  # optional bearer a scraper must send for /metrics
 
     @field_validator("api_base_url")
     @classmethod
@@ -139,12 +143,12 @@ class Settings(BaseModel):
 
     @field_validator("org_id", "project_id", "api_token", "mcp_secret", "auth_token", "openapi_spec", "replay_store",
                      "oauth_issuer", "resource_url", "oauth_jwks_url", "oauth_introspection_url", "oauth_client_id",
-                     "oauth_client_secret", mode="before")
+                     "oauth_client_secret", "metrics_token", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("api_token", "auth_token", mode="before")
+    @field_validator("api_token", "auth_token", "metrics_token", mode="before")
     @classmethod
     def _clean_token(cls, value: Any) -> Any:
         # A secret mounted from a file often ends in a newline; any other whitespace or control character inside a

@@ -50,7 +50,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-from . import __version__
+from . import __version__, telemetry
 from .config import CONFIRM_OFF_WARNING, MIN_SECRET_LENGTH, ConfigurationError, Settings
 from .inbound import FailureThrottle, PassthroughVerifier, ScopeGuard, SessionCap, StaticVerifier, redact_session_ids
 from .loopback import is_loopback
@@ -63,6 +63,7 @@ log = logging.getLogger("neev_mcp.http")
 
 MCP_PATH = "/mcp"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 AuthMode = Literal["static", "passthrough", "oauth", "none"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 WILDCARD_BINDS = ("0.0.0.0", "::", "")
@@ -303,6 +304,7 @@ def build_http_app(settings: Settings, server: NeevServer | None = None, spec: L
     redact_session_ids()
     verifier = _verifier(settings, policy)
     guarded, auth_routes = _protect(mcp_app, settings, policy, server, verifier)
+    metrics_routes = _metrics_routes(settings, server, security)
     probe = UpstreamProbe(None if settings.sandbox else server.client.base_url)
     guard = TransportSecurityMiddleware(security)
 
@@ -325,11 +327,26 @@ def build_http_app(settings: Settings, server: NeevServer | None = None, spec: L
                     await verifier.aclose()
 
     app = Starlette(
-        routes=[Route(HEALTH_PATH, health, methods=["GET"]), *auth_routes, Mount("/", app=guarded)],
+        routes=[Route(HEALTH_PATH, health, methods=["GET"]), *auth_routes, *metrics_routes, Mount("/", app=guarded)],
         lifespan=lifespan,
     )
     app.state.policy = policy
     return app
+
+
+def _metrics_routes(settings: Settings, server: NeevServer, security: TransportSecuritySettings) -> list[Route]:
+    """`/metrics` (Prometheus text) with NEEV_MCP_METRICS=1; the store exists only then, so metrics cost nothing."""
+    if not settings.stateless:
+        # The SDK keeps no public count of its sessions; its session table is the truth (0 if it goes away).
+        telemetry.HUB.open_sessions = lambda: len(getattr(server.session_manager, "_server_instances", ()))
+    if not settings.metrics:
+        return []
+    from .prometheus import PrometheusStore, metrics_endpoint
+
+    store = PrometheusStore(sessions=telemetry.HUB.sessions)
+    telemetry.add_sink(store)
+    scrape_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    return [Route(METRICS_PATH, metrics_endpoint(store, security, scrape_token), methods=["GET"])]
 
 
 def serve_http(settings: Settings, spec: LoadedSpec | None = None) -> None:

@@ -28,7 +28,7 @@ from mcp.types import (
     ToolAnnotations,
 )
 
-from . import __version__, agent_tools, prompts, resources, summaries, walker
+from . import __version__, agent_tools, prompts, resources, summaries, telemetry, walker
 from .bearer import request_bearer
 from .caller import granted_scopes
 from .client import NeevClient, RetryPolicy, Timeouts
@@ -83,6 +83,8 @@ class NeevServer(MCPServer):
         announce_spec(self.spec, self.registry)
         self.tools_by_name = {t.name: t for t in self.registry}
         self.reach = reach(self.registry)
+        # metrics and the caller of each tool call (for audit lines); the SDK itself makes the call's span
+        self.middleware.append(telemetry.ToolCallTelemetry(known_tools=lambda name: name in self.tools_by_name))
         self.gate = Gate(settings, secret, now=self.now)
         reader = Reader(self)
         self.prompt_names = prompts.install(self, reader, {t.name for t in self.registry if self.visible(t)},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
@@ -216,9 +217,11 @@ async def test_the_audit_log_gets_one_json_line_per_decision_and_never_a_token(
         await client.call_tool("delete_vm", {"vm_id": web, "confirmation_token": token})
     lines = audit.read_text().splitlines()
     assert lines == [r.getMessage() for r in caplog.records if r.name == "neev_mcp.audit"]
-    # in-process (no inbound auth) the caller is `local`; over HTTP it is the token's subject or bearer hash
-    assert lines[0] == ('{"time":"2026-11-28T12:00:00Z","event":"requested","caller":"local","tool":"delete_vm",'
-                        f'"target_id":"{web}","target_name":"web-1","channel":"token"}}')
+    # in-process (no inbound auth) the caller is `local`; over HTTP it is the token's subject or bearer hash; the trace
+    # id joins the line with the call's trace
+    assert re.fullmatch('{"time":"2026-11-28T12:00:00Z","event":"requested","caller":"local","tool":"delete_vm",'
+                        f'"target_id":"{web}","target_name":"web-1","channel":"token",'
+                        '"trace_id":"[0-9a-f]{32}"}', lines[0]), lines[0]
     assert [e[0] for e in events(audit)] == ["requested", "confirmed", "executed"]
     assert token not in audit.read_text() and token not in caplog.text
     assert "test-secret-for-neev-mcp" not in audit.read_text() + caplog.text

@@ -42,6 +42,11 @@ def test_the_suite_wide_scan_fails_a_leaking_test_and_never_prints_the_value(tmp
         def test_logs_it():
             logging.getLogger("neev_mcp.x").warning("token=%s", DEFAULT_TOKEN)
 
+        def test_traces_it():
+            from opentelemetry import trace
+            with trace.get_tracer("t").start_as_current_span("leak") as span:
+                span.add_event("sent", {"header": "Bearer " + DEFAULT_TOKEN})
+
         def test_clean():
             print("nothing to see")
     """))
@@ -50,9 +55,10 @@ def test_the_suite_wide_scan_fails_a_leaking_test_and_never_prints_the_value(tmp
          "addopts=", str(tmp_path / "test_leak.py")],
         cwd=REPO, capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)},
     )
-    assert "2 failed, 1 passed" in run.stdout, run.stdout[-2000:]
+    assert "3 failed, 1 passed" in run.stdout, run.stdout[-2000:]
     assert "token hygiene: the NeevCloud token appeared in captured stdout call (value withheld)" in run.stdout
     assert "token hygiene: the NeevCloud token appeared in a log record of neev_mcp.x" in run.stdout
+    assert "token hygiene: the NeevCloud token appeared in span 'leak'" in run.stdout
     assert DEFAULT_TOKEN not in run.stdout + run.stderr
 
 

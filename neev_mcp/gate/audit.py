@@ -1,8 +1,8 @@
 """Audit trail of confirmation decisions: one JSON object per line, to stderr (logging) and optionally a file.
 
 Lines carry what an operator needs to reconstruct who-confirmed-what: time, event, the caller (neev_mcp/caller.py:
-`sub:<subject>`, `bearer:<hash prefix>` or `local`), tool, target id and name, the channel the decision came through
-and a short reason. Never a confirmation token, never an API token.
+`sub:<subject>`, `bearer:<hash prefix>` or `local`), tool, target id and name, the channel the decision came through,
+a short reason and the W3C trace id of the call when there is one. Never a confirmation token, never an API token.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from .. import telemetry
 from ..config import ConfigurationError
 from ..text import utc_stamp
 
@@ -69,6 +70,10 @@ class AuditLog:
         }
         if reason:
             entry["reason"] = reason
+        trace_id = telemetry.current_trace_id()
+        if trace_id:
+            entry["trace_id"] = trace_id  # joins this line with the call's trace
+        telemetry.gate_decision(event, tool, channel, reason)  # the same decision as a span event and a metric
         line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
         log.info("%s", line)
         if self.path is not None:

@@ -158,7 +158,7 @@ def running_stack(
     procs: dict[str, Proc] = {}
     try:
         procs["sandbox"] = spawn_sandbox()
-        wait_ready(procs["sandbox"])
+        wait_ready(procs["sandbox"], timeout=timeout)
         for name, (flags, env) in servers.items():
             procs[name] = spawn_server(procs["sandbox"], *flags, **env)
         wait_ready(*procs.values(), timeout=timeout)

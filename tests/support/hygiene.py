@@ -1,10 +1,12 @@
 """pytest plugin: a test fails if a secret shows up in anything the suite produced.
 
 Scanned for every test: each result and each error of `mcp.Client` calls (observed by wrapping the SDK client's public
-methods; the originals still run), every log record that is emitted, and the test's captured stdout/stderr/log
-(captured stderr includes subprocesses that inherit it). Secrets: the NeevCloud token the suite uses, the suite's
-NEEV_MCP_SECRET, and anything a test adds with `watch()`. A leak fails the test with a message that names the secret
-and where it appeared, never its value. Registered from tests/conftest.py (`pytest_plugins`).
+methods; the originals still run), every log record that is emitted, every OpenTelemetry span that ends in this
+process (name, attributes, events, status: the plugin installs the SDK's tracer provider, so the whole suite runs
+with tracing on), and the test's captured stdout/stderr/log (captured stderr includes subprocesses that inherit it).
+Secrets: the NeevCloud token the suite uses, the suite's NEEV_MCP_SECRET, and anything a test adds with `watch()`.
+A leak fails the test with a message that names the secret and where it appeared, never its value. Registered from
+tests/conftest.py (`pytest_plugins`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from neev_mcp.sandbox import DEFAULT_TOKEN
 SUITE_SECRET = "test-secret-for-neev-mcp-0123456789abcdef"  # tests/conftest.py's NEEV_MCP_SECRET
 _watched: dict[str, str] = {DEFAULT_TOKEN: "the NeevCloud token", SUITE_SECRET: "NEEV_MCP_SECRET"}
 _produced: list[tuple[str, str]] = []  # (where, text) since the last report
-stats = {"results": 0, "log records": 0, "reports": 0}
+stats = {"results": 0, "log records": 0, "spans": 0, "reports": 0}
 OBSERVED = ("call_tool", "list_tools", "read_resource", "get_prompt", "list_prompts", "list_resources")
 
 
@@ -73,8 +75,35 @@ def _observe(method: Callable[..., Any], name: str) -> Callable[..., Any]:
 _tap = _LogTap(level=logging.NOTSET)
 
 
+def span_text(span: Any) -> str:
+    """Everything a span exports that could carry text: name, attributes, events and their attributes, status."""
+    parts = [span.name, repr(dict(span.attributes or {})), str(span.status.description or "")]
+    parts += [f"{event.name} {dict(event.attributes or {})!r}" for event in span.events]
+    return "\n".join(parts)
+
+
+def _install_span_tap() -> None:
+    try:
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+    except ImportError:  # the test extra installs the SDK; without it there are no spans to scan
+        return
+
+    class SpanTap(SpanProcessor):
+        def on_end(self, span: Any) -> None:
+            stats["spans"] += 1
+            record(f"span {span.name!r}", span_text(span))
+
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SpanTap())
+
+
 def pytest_configure(config: pytest.Config) -> None:
     logging.getLogger().addHandler(_tap)
+    _install_span_tap()
     for name in OBSERVED:
         method = getattr(Client, name, None)
         if method is not None and not hasattr(method, "__wrapped_by_hygiene__"):
@@ -122,6 +151,6 @@ def _withhold(item: pytest.Item, report: pytest.TestReport) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(
-        f"token hygiene: scanned {stats['results']} MCP results, {stats['log records']} log records and "
-        f"{stats['reports']} test reports for {len(_watched)} secrets"
+        f"token hygiene: scanned {stats['results']} MCP results, {stats['log records']} log records, "
+        f"{stats['spans']} spans and {stats['reports']} test reports for {len(_watched)} secrets"
     )
