@@ -336,9 +336,9 @@ def build_http_app(settings: Settings, server: NeevServer | None = None, spec: L
 
 def _metrics_routes(settings: Settings, server: NeevServer, security: TransportSecuritySettings) -> list[Route]:
     """`/metrics` (Prometheus text) with NEEV_MCP_METRICS=1; the store exists only then, so metrics cost nothing."""
-    if not settings.stateless:
-        # The SDK keeps no public count of its sessions; its session table is the truth (0 if it goes away).
-        telemetry.HUB.open_sessions = lambda: len(getattr(server.session_manager, "_server_instances", ()))
+    # The SDK keeps no public count of its sessions; its session table is the truth (0 if it goes away).
+    telemetry.HUB.open_sessions = None if settings.stateless else (
+        lambda: len(getattr(server.session_manager, "_server_instances", ())))
     if not settings.metrics:
         return []
     from .prometheus import PrometheusStore, metrics_endpoint

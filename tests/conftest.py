@@ -6,7 +6,7 @@ Tests talk MCP through `mcp.Client` and assert on what reached the (simulated) N
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -32,6 +32,15 @@ CREATE = {
     "exposed_ports": [{"port": 443, "protocol": "tcp"}],
     "delete_root_disk": True,
 }
+
+
+@pytest.fixture
+def spans() -> Iterator[Any]:
+    """Spans that ended during the test (an in-memory exporter on the suite's tracer provider)."""
+    from .otel_support import exporter
+
+    yield exporter()
+    exporter()
 
 
 @pytest.fixture

@@ -18,13 +18,18 @@ VM_ROUTE = "/api/v1/orgs/{org_id}/projects/{project_id}/vms/{vm_id}"
 EXPORTER = InMemorySpanExporter()
 
 
-def _attach_exporter() -> None:
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider), "tests/_hygiene.py installs the SDK's tracer provider"
-    provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
+_attached: list[bool] = []
 
 
-_attach_exporter()
+def exporter() -> InMemorySpanExporter:
+    """The in-memory exporter, added once to the tracer provider tests/_hygiene.py installs, and emptied."""
+    if not _attached:
+        provider = trace.get_tracer_provider()
+        assert isinstance(provider, TracerProvider), "tests/_hygiene.py installs the SDK's tracer provider"
+        provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
+        _attached.append(True)
+    EXPORTER.clear()
+    return EXPORTER
 
 
 @contextmanager

@@ -29,7 +29,7 @@ from neev_mcp.sandbox import Fault, Sandbox
 from . import _hygiene
 from .conftest import MakeServer, vm_path
 from .gate_support import User, audit_lines, vm_id
-from .otel_support import EXPORTER, TRACE_ID, VM_ROUTE, agent_trace, named, traceparent
+from .otel_support import TRACE_ID, VM_ROUTE, agent_trace, named, traceparent
 
 pytestmark = pytest.mark.anyio
 
@@ -51,13 +51,6 @@ def points(reader: InMemoryMetricReader, name: str) -> dict[tuple[tuple[str, Any
 async def modern(make_server: MakeServer) -> AsyncIterator[Client]:
     async with Client(make_server(), raise_exceptions=True) as client:
         yield client
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    EXPORTER.clear()
-    yield EXPORTER
-    EXPORTER.clear()
 
 
 @pytest.fixture

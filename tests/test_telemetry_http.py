@@ -28,20 +28,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from . import _hygiene
 from .http_support import AUTH_TOKEN, VM_IDS, Proc, free_port, running_stack, sandbox_requests
-from .otel_support import EXPORTER, TRACE_ID, VM_ROUTE, agent_trace, named, traceparent
+from .otel_support import TRACE_ID, VM_ROUTE, agent_trace, named, traceparent
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 REPO = Path(__file__).resolve().parent.parent
 READY = 60.0  # seconds to start: generous, the CI machine is shared
 METRICS_TOKEN = "metrics-scrape-token-0123456789abcdef"
 _hygiene.watch(METRICS_TOKEN, "NEEV_MCP_METRICS_TOKEN")
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    EXPORTER.clear()
-    yield EXPORTER
-    EXPORTER.clear()
 
 
 @asynccontextmanager
