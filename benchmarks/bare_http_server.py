@@ -5,11 +5,12 @@ client, and returns the JSON. Same SDK app (`streamable_http_app`, SSE responses
 Starlette lifespan and the same uvicorn settings as `neev_mcp.http.serve_http`; no inbound auth, no validation, no
 summary, no telemetry.
 
-    python bare_http_server.py PORT UPSTREAM_BASE_URL TOKEN [--stateless]
+    BARE_UPSTREAM_TOKEN=… python bare_http_server.py PORT UPSTREAM_BASE_URL [--stateless]
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -65,8 +66,8 @@ def build(base_url: str, token: str, stateless: bool) -> Starlette:
 
 
 def main(argv: list[str]) -> None:
-    port, base_url, token = int(argv[0]), argv[1], argv[2]
-    app = build(base_url, token, "--stateless" in argv)
+    port, base_url = int(argv[0]), argv[1]
+    app = build(base_url, os.environ["BARE_UPSTREAM_TOKEN"], "--stateless" in argv)  # env: not on a command line
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, log_level="warning",
                             access_log=False, lifespan="on", timeout_graceful_shutdown=5, server_header=False)
     uvicorn.Server(config).run()

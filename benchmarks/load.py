@@ -174,8 +174,8 @@ def start_compare_stack(env: dict[str, str], extra: dict[str, str]) -> tuple[dic
         for target in TARGETS:
             port = free_port()
             if target == "bare":
-                args = [str(ROOT / "benchmarks" / "bare_http_server.py"), str(port), upstream, DEFAULT_TOKEN, *flags]
-                procs[f"{target}-{state}"] = start(args, env)
+                args = [str(ROOT / "benchmarks" / "bare_http_server.py"), str(port), upstream, *flags]
+                procs[f"{target}-{state}"] = start(args, {**env, "BARE_UPSTREAM_TOKEN": DEFAULT_TOKEN})
             else:
                 args = ["-m", "neev_mcp", "--transport", "http", "--port", str(port), *flags]
                 procs[f"{target}-{state}"] = start(args, server_env)
