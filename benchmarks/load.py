@@ -213,6 +213,8 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
         ours, bare = runs[("neev-mcp", state)], runs[("bare", state)]
         out[state] = {
             "errors": {t: sum(r["errors"] + r["calls_missing"] for r in runs[(t, state)]) for t in TARGETS},
+            "error_samples": {t: sorted({e for r in runs[(t, state)] for e in r["error_samples"]})[:5]
+                              for t in TARGETS},
             "throughput_ratio": median_range([o["throughput_calls_per_s"] / b["throughput_calls_per_s"]
                                               for o, b in zip(ours, bare, strict=True)]),
             "p50_ratio": median_range([o["latency_ms"]["p50"] / b["latency_ms"]["p50"] for o, b in zip(ours, bare,
@@ -240,6 +242,8 @@ def print_comparison(result: dict[str, Any]) -> None:
         print(f"  {state}: throughput {fmt(r['throughput_ratio'])}×, p50 {fmt(r['p50_ratio'])}×, "
               f"p99 {fmt(r['p99_ratio'])}×; errors neev-mcp {r['errors']['neev-mcp']}, bare {r['errors']['bare']}")
         for target in TARGETS:
+            for sample in r["error_samples"][target]:
+                print(f"    {target} error: {sample}")
             t = r[target]
             print(f"    {target}: {fmt(t['throughput_calls_per_s'])} calls/s, p50 {fmt(t['p50_ms'])} ms, "
                   f"p99 {fmt(t['p99_ms'])} ms")

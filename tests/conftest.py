@@ -37,7 +37,7 @@ CREATE = {
 @pytest.fixture
 def spans() -> Iterator[Any]:
     """Spans that ended during the test (an in-memory exporter on the suite's tracer provider)."""
-    from .otel_support import exporter
+    from .support.otel import exporter
 
     yield exporter()
     exporter()

@@ -1,8 +1,8 @@
 """Traces, metrics and the caller in audit lines, seen through real MCP clients and the sandbox's request log.
 
-Spans come from the global tracer provider that tests/_hygiene.py installs (the whole suite runs with tracing on, and
-every span is scanned for secrets); this module adds an in-memory exporter to it. Metrics go to an in-memory reader
-through the same sink the OTLP path uses, and to the Prometheus store that serves `/metrics`.
+Spans come from the global tracer provider that tests/support/hygiene.py installs (the whole suite runs with tracing
+on, and every span is scanned for secrets), through an in-memory exporter (the `spans` fixture). Metrics go to an
+in-memory reader through the same sink the OTLP path uses, and to the Prometheus store that serves `/metrics`.
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from neev_mcp.otel import OtelSink
 from neev_mcp.prometheus import PrometheusStore
 from neev_mcp.sandbox import Fault, Sandbox
 
-from . import _hygiene
 from .conftest import MakeServer, vm_path
-from .gate_support import User, audit_lines, vm_id
-from .otel_support import TRACE_ID, VM_ROUTE, agent_trace, named, traceparent
+from .support import hygiene as _hygiene
+from .support import vm_id
+from .support.gate import User, audit_lines
+from .support.otel import TRACE_ID, VM_ROUTE, agent_trace, named, traceparent
 
 pytestmark = pytest.mark.anyio
 

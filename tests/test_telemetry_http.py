@@ -26,9 +26,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 
-from . import _hygiene
-from .http_support import AUTH_TOKEN, VM_IDS, Proc, free_port, running_stack, sandbox_requests
-from .otel_support import TRACE_ID, VM_ROUTE, agent_trace, named, traceparent
+from .support import hygiene as _hygiene
+from .support.http import AUTH_TOKEN, VM_IDS, Proc, free_port, running_stack, sandbox_requests
+from .support.otel import TRACE_ID, VM_ROUTE, agent_trace, named, traceparent
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 REPO = Path(__file__).resolve().parent.parent

@@ -22,10 +22,10 @@ _attached: list[bool] = []
 
 
 def exporter() -> InMemorySpanExporter:
-    """The in-memory exporter, added once to the tracer provider tests/_hygiene.py installs, and emptied."""
+    """The in-memory exporter, added once to the tracer provider tests/support/hygiene.py installs, and emptied."""
     if not _attached:
         provider = trace.get_tracer_provider()
-        assert isinstance(provider, TracerProvider), "tests/_hygiene.py installs the SDK's tracer provider"
+        assert isinstance(provider, TracerProvider), "tests/support/hygiene.py installs the SDK's tracer provider"
         provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
         _attached.append(True)
     EXPORTER.clear()
