@@ -200,8 +200,14 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
         for i in range(args.runs):
             for state in STATES:
                 for target in (TARGETS if i % 2 == 0 else TARGETS[::-1]):  # alternate who goes first
-                    runs[(target, state)].append(anyio.run(run_load, urls[(target, state)], args.clients,
-                                                           args.calls, args.deadline, args.mode, "get_vm"))
+                    pid = procs[f"{target}-{state}"].pid
+                    cpu_before = cpu_seconds(pid)
+                    result = anyio.run(run_load, urls[(target, state)], args.clients, args.calls, args.deadline,
+                                       args.mode, "get_vm")
+                    # the server's own CPU per call: steadier than wall-clock figures on a shared machine
+                    cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000
+                    result["cpu_ms_per_call"] = cpu_ms / max(1, result["calls_completed"])
+                    runs[(target, state)].append(result)
     finally:
         for proc in procs.values():
             stop(proc)
@@ -221,12 +227,15 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
                                                                                                      strict=True)]),
             "p99_ratio": median_range([o["latency_ms"]["p99"] / b["latency_ms"]["p99"] for o, b in zip(ours, bare,
                                                                                                      strict=True)]),
+            "cpu_per_call_ratio": median_range([o["cpu_ms_per_call"] / b["cpu_ms_per_call"]
+                                                for o, b in zip(ours, bare, strict=True)]),
         }
         for target in TARGETS:
             rs = runs[(target, state)]
             out[state][target] = {"throughput_calls_per_s": median_range([r["throughput_calls_per_s"] for r in rs], 1),
                                   "p50_ms": median_range([r["latency_ms"]["p50"] for r in rs], 1),
-                                  "p99_ms": median_range([r["latency_ms"]["p99"] for r in rs], 1)}
+                                  "p99_ms": median_range([r["latency_ms"]["p99"] for r in rs], 1),
+                                  "cpu_ms_per_call": median_range([r["cpu_ms_per_call"] for r in rs], 2)}
     return out
 
 
@@ -240,13 +249,14 @@ def print_comparison(result: dict[str, Any]) -> None:
             return f"{d['median']} [{d['min']}–{d['max']}]"
 
         print(f"  {state}: throughput {fmt(r['throughput_ratio'])}×, p50 {fmt(r['p50_ratio'])}×, "
-              f"p99 {fmt(r['p99_ratio'])}×; errors neev-mcp {r['errors']['neev-mcp']}, bare {r['errors']['bare']}")
+              f"p99 {fmt(r['p99_ratio'])}×, server CPU per call {fmt(r['cpu_per_call_ratio'])}×; "
+              f"errors neev-mcp {r['errors']['neev-mcp']}, bare {r['errors']['bare']}")
         for target in TARGETS:
             for sample in r["error_samples"][target]:
                 print(f"    {target} error: {sample}")
             t = r[target]
             print(f"    {target}: {fmt(t['throughput_calls_per_s'])} calls/s, p50 {fmt(t['p50_ms'])} ms, "
-                  f"p99 {fmt(t['p99_ms'])} ms")
+                  f"p99 {fmt(t['p99_ms'])} ms, server CPU {fmt(t['cpu_ms_per_call'])} ms/call")
 
 
 def main() -> int:
@@ -276,7 +286,11 @@ def main() -> int:
             print_comparison(result)
         bad = any(result[state]["errors"][t] for state in STATES for t in TARGETS)
         return 1 if bad else 0
+    return single(args)
 
+
+def single(args: argparse.Namespace) -> int:
+    """One neev-mcp server on the sandbox, the mixed workload, one run."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEEV_")}
     sandbox_port, server_port = free_port(), free_port()
     sandbox = start(["-m", "neev_mcp.sandbox", "--port", str(sandbox_port), "--speed", "0"], env)
