@@ -37,7 +37,9 @@ def build(base_url: str, token: str, stateless: bool) -> Starlette:
     async def get_vm(vm_id: str) -> dict[str, Any]:
         """One GET of the VM from the upstream."""
         if "http" not in pool:
-            pool["http"] = httpx2.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {token}"})
+            # the same timeouts as neev-mcp's defaults (NEEV_CONNECT_TIMEOUT 5 s, NEEV_READ_TIMEOUT 30 s)
+            pool["http"] = httpx2.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {token}"},
+                                              timeout=httpx2.Timeout(30.0, connect=5.0))
         response = await pool["http"].get(f"/api/v1/orgs/{ORG}/projects/{PROJECT}/vms/{vm_id}")
         response.raise_for_status()
         return response.json()
