@@ -16,7 +16,6 @@ names, tool names and the caller label from `caller.py` (a hash prefix, never a 
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import os
 import time
@@ -29,11 +28,9 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from . import __version__
-from .caller import LOCAL, caller_of
 
 log = logging.getLogger("neev_mcp.telemetry")
 _tracer = trace.get_tracer("neev_mcp", __version__)
-_caller: contextvars.ContextVar[str] = contextvars.ContextVar("neev_mcp_caller", default=LOCAL)
 
 # Instruments: name → (kind, unit, description). OpenTelemetry names; Prometheus names are derived from them.
 TOOL_CALLS = "neev_mcp.tool.calls"
@@ -92,11 +89,7 @@ def remove_sink(sink: Sink) -> None:
         HUB.sinks.remove(sink)
 
 
-# -- who and which trace --------------------------------------------------------------------------------------------
-def current_caller() -> str:
-    return _caller.get()
-
-
+# -- which trace --------------------------------------------------------------------------------------------
 def current_trace_id() -> str | None:
     """The W3C trace id of the request in progress (the client's, when it sent one), for joining audit and traces."""
     ctx = trace.get_current_span().get_span_context()
@@ -128,10 +121,13 @@ def _field(result: Any, *names: str) -> Any:
 
 
 class ToolCallTelemetry:
-    """SDK middleware (runs inside the SDK's own span): the caller for the audit, outcome and duration metrics."""
+    """SDK middleware (runs inside the SDK's own span): the caller and the outcome on that span; tool metrics."""
 
     def __init__(self, known_tools: Callable[[str], bool]) -> None:
+        from .caller import caller_of  # here, not at the top: caller → registry → client → telemetry is a cycle
+
         self.known_tools = known_tools
+        self.caller_of = caller_of
 
     async def __call__(self, ctx: Any, call_next: Callable[[Any], Any]) -> Any:
         if ctx.method != "tools/call":
@@ -139,8 +135,7 @@ class ToolCallTelemetry:
         name = (ctx.params or {}).get("name")
         # Unknown names are the client's to choose: one label for all of them keeps /metrics bounded.
         tool = name if isinstance(name, str) and self.known_tools(name) else "unknown"
-        caller = caller_of(ctx)
-        token = _caller.set(caller)
+        caller = self.caller_of(ctx)
         span = trace.get_current_span()
         span.set_attribute("neev.caller", caller)
         began, outcome = time.perf_counter(), "error"  # "error": a JSON-RPC error (raised), not a tool result
@@ -149,7 +144,6 @@ class ToolCallTelemetry:
             outcome = outcome_of(result)
             return result
         finally:
-            _caller.reset(token)
             span.set_attribute("neev.outcome", outcome)
             labels = {"gen_ai.tool.name": tool, "neev.outcome": outcome}
             HUB.add(TOOL_CALLS, 1, labels)

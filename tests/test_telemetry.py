@@ -7,7 +7,6 @@ in-memory reader through the same sink the OTLP path uses, and to the Prometheus
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -234,17 +233,3 @@ def test_the_otel_switch_reads_only_the_standard_variables() -> None:
     assert telemetry.otel_requested({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"})
     assert not telemetry.otel_requested({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
                                          "OTEL_SDK_DISABLED": "true"})
-
-
-def test_caller_labels_never_contain_the_bearer() -> None:
-    from neev_mcp.caller import caller_of
-
-    class Ctx:
-        def __init__(self, headers: dict[str, str] | None) -> None:
-            self.headers = headers
-
-    bearer = "inbound-static-token-0123456789abcdef"
-    assert caller_of(None) == "local" and caller_of(Ctx(None)) == "local"
-    assert caller_of(Ctx({"authorization": f"Bearer {bearer}"})) == \
-        "bearer:" + hashlib.sha256(bearer.encode()).hexdigest()[:12]
-    assert caller_of(Ctx({})) == "anonymous"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import subprocess
 import sys
 import threading
@@ -91,7 +92,8 @@ async def test_metrics_count_a_session_behind_the_host_guard_and_the_scrape_toke
     assert sum(upstream.values()) == 4  # 2 lists, the VM, the VM the preview describes
     (line,) = [line for line in audit.read_text().splitlines() if line]
     caller = "bearer:" + hashlib.sha256(AUTH_TOKEN.encode()).hexdigest()[:12]
-    assert f'"caller":"{caller}","trace_id":"{TRACE_ID:032x}"' in line
+    entry = json.loads(line)
+    assert (entry["caller"], entry["trace_id"]) == (caller, f"{TRACE_ID:032x}")
     assert AUTH_TOKEN not in during.text + after.text + audit.read_text()
 
 
