@@ -21,8 +21,9 @@ from urllib.parse import quote
 import anyio
 import httpx2
 
-from . import __version__, telemetry
+from . import __version__, scrub, telemetry
 from .bearer import expired_at
+from .bounds import DEFAULT_BOUNDS, CallerSlots, RequestBounds, deadline_exceeded, read_capped
 from .errors import (
     APIError,
     BadResponse,
@@ -32,11 +33,10 @@ from .errors import (
     NotConfigured,
     NotSendable,
     NotSent,
-    ServerError,
     Timeout,
-    TransportError,
     Unauthorized,
     api_error_class,
+    may_have_applied,
 )
 from .kinds import GENERIC_UNSURE
 from .spec.infer import safe_to_retry
@@ -83,6 +83,7 @@ class NeevClient:
         timeouts: Timeouts = Timeouts(),
         retry: RetryPolicy = RetryPolicy(),
         token_source: str = "NEEV_API_TOKEN",
+        bounds: RequestBounds = DEFAULT_BOUNDS,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         # Where the token comes from, for a 401 that tells the user what to fix (pass-through: the client's header).
@@ -91,7 +92,11 @@ class NeevClient:
         self._transport = transport
         self._timeouts = timeouts
         self._retry = retry
+        self._bounds = bounds
+        self._slots = CallerSlots(bounds.per_caller)
         self._http: httpx2.AsyncClient | None = None
+        scrub.remember(token)
+        scrub.guard_loggers()
 
     def _client(self) -> httpx2.AsyncClient:
         # Created on first use so a server can be built outside an event loop; closed by `aclose`.
@@ -99,6 +104,7 @@ class NeevClient:
             self._http = httpx2.AsyncClient(
                 transport=self._transport,
                 timeout=httpx2.Timeout(self._timeouts.read, connect=self._timeouts.connect),
+                limits=httpx2.Limits(max_connections=self._bounds.pool, max_keepalive_connections=20),
                 headers={"User-Agent": f"neev-mcp/{__version__}", "Accept": "application/json"},
                 follow_redirects=False,
             )
@@ -148,6 +154,7 @@ class NeevClient:
                 "No NeevCloud API token is configured. Set NEEV_API_TOKEN to a valid bearer JWT "
                 "(or run with --sandbox to try the server without an account)."
             )
+        scrub.remember(bearer)
         url = self.url_for(op, path_params)
         params = {k: _query_value(v) for k, v in (query or {}).items() if v is not None}
         headers = {"Authorization": f"Bearer {bearer}"}
@@ -156,19 +163,21 @@ class NeevClient:
         attempt = 0
         earlier_may_have_applied = False
         reason: str | None = None
+        deadline = anyio.current_time() + self._bounds.deadline
         while True:
             try:
                 with telemetry.upstream(op.method, op.path, op.operation_id, attempt, reason, headers) as sent:
-                    response = await self._send_once(op, url, params, body, sent.headers, bearer)
+                    response = await self._send_once(op, url, params, body, sent.headers, bearer, deadline)
                     sent.status = response.status
                 return response
             except NeevError as exc:
-                if not self._should_retry(exc, safe_to_repeat, attempt, policy):
+                wait = policy.delay(attempt, getattr(exc, "retry_after", None))
+                out_of_time = anyio.current_time() + wait >= deadline
+                if out_of_time or not self._should_retry(exc, safe_to_repeat, attempt, policy):
                     raise self._final(exc, op, safe_to_repeat, attempt + 1, earlier_may_have_applied,
                                       unsure) from None
-                earlier_may_have_applied = earlier_may_have_applied or _may_have_applied(exc)
+                earlier_may_have_applied = earlier_may_have_applied or may_have_applied(exc)
                 reason = telemetry.retry_reason(exc)
-                wait = policy.delay(attempt, getattr(exc, "retry_after", None))
                 log.info("retrying %s after %s (attempt %d of %d, waiting %.2fs)", op.operation_id,
                          type(exc).__name__, attempt + 1, policy.attempts, wait)
                 attempt += 1
@@ -193,7 +202,7 @@ class NeevClient:
         """The error the agent sees: for a mutation that may have been applied, what to check before trying again."""
         if attempts > 1:
             exc.message += f" (gave up after {attempts} attempts)"
-        if not safe_to_repeat and _may_have_applied(exc):
+        if not safe_to_repeat and may_have_applied(exc):
             exc.message += unsure
         elif not safe_to_retry(op) and earlier_may_have_applied and isinstance(exc, APIError) and exc.status < 500:
             # e.g. stop → answer lost → retried stop refused with "VM is stopping": the first one worked.
@@ -202,13 +211,15 @@ class NeevClient:
 
     async def _send_once(
         self, op: Operation, url: str, params: dict[str, str | list[str]], body: Any, headers: dict[str, str],
-        bearer: str,
+        bearer: str, deadline: float,
     ) -> APIResponse:
         try:
-            response = await self._client().request(
-                op.method, url, params=params or None, json=body if op.body_schema is not None else None,
-                headers=headers,
-            )
+            wait = min(self._bounds.slot_wait, deadline - anyio.current_time())
+            async with self._slots.hold(bearer, wait, op.tool_name):
+                with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+                    response = await self._exchange(op, url, params, body, headers)
+        except TimeoutError:
+            raise deadline_exceeded(op.tool_name, self._bounds.deadline) from None
         except (httpx2.LocalProtocolError, httpx2.UnsupportedProtocol, httpx2.InvalidURL) as exc:
             # Refused on this side before a byte was written (e.g. a header with a newline in it).
             raise NotSendable(f"The request for {op.tool_name} could not be sent ({type(exc).__name__}); nothing "
@@ -229,12 +240,17 @@ class NeevClient:
             raise ConnectionLost(f"HTTP failure during {op.tool_name} ({type(exc).__name__}).") from None
         return _interpret(op, response, bearer, self.token_source)
 
+    async def _exchange(
+        self, op: Operation, url: str, params: dict[str, str | list[str]], body: Any, headers: dict[str, str]
+    ) -> httpx2.Response:
+        """One request, its body streamed in under NEEV_MAX_RESPONSE_BYTES."""
+        client = self._client()
+        request = client.build_request(op.method, url, params=params or None,
+                                       json=body if op.body_schema is not None else None, headers=headers)
+        response = await client.send(request, stream=True)
+        return await read_capped(response, self._bounds.max_response_bytes, op.tool_name)
 
-def _may_have_applied(exc: NeevError) -> bool:
-    if isinstance(exc, TransportError):
-        return exc.may_have_applied
-    # A 5xx (above all a gateway's 502/504) or a garbled 2xx can come after the API acted on the request.
-    return isinstance(exc, ServerError | BadResponse)
+
 
 
 _EARLIER_ATTEMPT = (" An earlier attempt of this call got no clear answer and may have been applied already, which "
@@ -276,6 +292,7 @@ def _interpret(
     op: Operation, response: httpx2.Response, bearer: str, source: str = "NEEV_API_TOKEN"
 ) -> APIResponse:
     status = response.status_code
+    clean = scrub.scrubber(bearer)  # an upstream that echoes the token must not get it into our output
     if 200 <= status < 300:
         if not response.content.strip():
             if op.responses.get(str(status)) is not None:
@@ -283,12 +300,12 @@ def _interpret(
                                   "where a JSON object was expected.")
             return APIResponse(status, None)
         try:
-            return APIResponse(status, response.json())
+            return APIResponse(status, clean.value(response.json()))
         except ValueError:
-            kind = response.headers.get("content-type", "unknown content type")
+            kind = clean.excerpt(response.headers.get("content-type", "unknown content type"), 100)
             raise BadResponse(f"NeevCloud answered {op.tool_name} with HTTP {status} but the body is not valid "
                               f"JSON ({kind}).") from None
-    code, api_message = (_scrub(x, bearer) if x else x for x in _error_body(response))
+    code, api_message = _error_body(response, clean)
     cls = api_error_class(status)
     after = _retry_after(response)
     detail = "".join(part for part in (f" [{code}]" if code else "", f" {api_message}" if api_message else ""))
@@ -324,22 +341,19 @@ def _interpret(
     raise cls(status, code, api_message, message, retry_after=after)
 
 
-def _error_body(response: httpx2.Response) -> tuple[str | None, str | None]:
+def _error_body(response: httpx2.Response, clean: scrub.Scrubber) -> tuple[str | None, str | None]:
+    """The API's `code` and `message`, or an excerpt of a non-JSON body; scrubbed before being cut to size."""
     try:
         data = response.json()
     except ValueError:
-        text = " ".join(response.text.split())[:200]
+        text = clean.excerpt(response.text, 200)
         return None, (f"(non-JSON body: {text})" if text else None)
     if isinstance(data, dict):
         code = data.get("code")
         message = data.get("message")
-        return (str(code) if code is not None else None, str(message) if message is not None else None)
+        return (clean.excerpt(str(code), 100) if code is not None else None,
+                clean.excerpt(str(message), 1000) if message is not None else None)
     return None, None
-
-
-def _scrub(text: str, bearer: str) -> str:
-    # An API that echoes the token back must not get it into our output.
-    return text.replace(bearer, "[redacted]") if bearer else text
 
 
 __all__ = ["APIError", "APIResponse", "NeevClient", "RetryPolicy", "Timeouts"]

@@ -32,6 +32,8 @@ ENV_VARS: dict[str, str] = {
     "NEEV_MCP_AUDIT_LOG": "audit_log",
     "NEEV_CONNECT_TIMEOUT": "connect_timeout",
     "NEEV_READ_TIMEOUT": "read_timeout",
+    "NEEV_REQUEST_DEADLINE": "request_deadline",
+    "NEEV_MAX_RESPONSE_BYTES": "max_response_bytes",
     "NEEV_MAX_ATTEMPTS": "max_attempts",
     "NEEV_RETRY_BACKOFF": "retry_backoff",
     "NEEV_MCP_ALLOWED_HOSTS": "allowed_hosts",
@@ -74,6 +76,8 @@ class Settings(BaseModel):
     audit_log: Path | None = None
     connect_timeout: float = Field(5.0, gt=0, le=300)
     read_timeout: float = Field(30.0, gt=0, le=600)
+    request_deadline: float = Field(30.0, gt=0, le=3600)  # one whole upstream request, every read and retry included
+    max_response_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=1024**3)
     max_attempts: int = Field(3, ge=1, le=10)
     retry_backoff: float = Field(0.5, ge=0, le=60)
     # seconds a whole-project answer may spend reading pages (then it says it is incomplete)
@@ -139,6 +143,18 @@ class Settings(BaseModel):
         value = value.strip()
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an https:// URL (http:// only for a loopback test server)")
+        return value
+
+    @field_validator("max_response_bytes", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        # A bundle's number setting may arrive as "4194304.0"; a whole number is meant.
+        if isinstance(value, str):
+            try:
+                number = float(value.strip())
+            except ValueError:
+                return value
+            return int(number) if number.is_integer() else value
         return value
 
     @field_validator("org_id", "project_id", "api_token", "mcp_secret", "auth_token", "openapi_spec", "replay_store",

@@ -14,10 +14,12 @@
     │                              (every APIError carries `.retry_after`: the API's `Retry-After`, in seconds, if any)
     ├── TransportError             no usable answer came back
     │   ├── NotSent                the request provably never left (connect failed): always safe to retry
-    │   │   └── NotSendable        refused before sending (malformed header or URL): retrying cannot help
+    │   │   ├── NotSendable        refused before sending (malformed header or URL): retrying cannot help
+    │   │   └── CallerBusy         this caller already has its share of the connection pool in flight
     │   ├── Timeout                no answer in time: the request may have been applied
     │   └── ConnectionLost         the connection broke mid-request: the request may have been applied
     └── BadResponse                a 2xx answer that is not the JSON the spec promises
+        └── TooLarge               an answer above NEEV_MAX_RESPONSE_BYTES (not read to the end)
 
 Results built from these carry `isError: true`; the server turns any other exception into a generic tool error and
 logs it, so an unexpected bug never takes the server down.
@@ -128,6 +130,12 @@ class NotSendable(NotSent):
     retryable = False
 
 
+class CallerBusy(NotSent):
+    """Not sent: this caller's requests in flight already hold its whole share of the shared connection pool."""
+
+    retryable = False
+
+
 class Timeout(TransportError):
     pass
 
@@ -138,6 +146,20 @@ class ConnectionLost(TransportError):
 
 class BadResponse(NeevError):
     retryable = True
+
+
+class TooLarge(BadResponse):
+    """The answer was bigger than NEEV_MAX_RESPONSE_BYTES; asking again would only fetch the same flood."""
+
+    retryable = False
+
+
+def may_have_applied(exc: NeevError) -> bool:
+    """Could NeevCloud have acted on the request although this error came back?"""
+    if isinstance(exc, TransportError):
+        return exc.may_have_applied
+    # A 5xx (above all a gateway's 502/504) or a garbled 2xx can come after the API acted on the request.
+    return isinstance(exc, ServerError | BadResponse)
 
 
 _BY_STATUS: dict[int, type[APIError]] = {

@@ -52,6 +52,9 @@ class Action:
     # VM statuses in which the action has no effect at all, with what to do instead
     no_effect_from: Mapping[str, str] = field(default_factory=dict)
     unsure: str = ""  # what to check when the call may or may not have been applied
+    # for an answer that was lost (unclear.py): the VM status while the action runs, and the one it acts from
+    during: str | None = None  # "stopping"
+    acts_from: str | None = None  # "running"
 
 
 SEND = Action("send", "sent")  # what a call to an unreviewed operation does, as far as anyone here knows

@@ -111,16 +111,16 @@ OVERLAYS: dict[str, Overlay] = {
     "startVM": Overlay("Start VM", ACTION, summaries.summarise_vm_action, "Then wait_for_vm with target_status "
                        "'running'.", kind=VM,
                        action=Action("start", "started", "It boots; a running VM accrues charges on hourly plans.",
-                                     settles_at="running")),
+                                     settles_at="running", during="starting", acts_from="stopped")),
     "stopVM": Overlay("Stop VM", ACTION, summaries.summarise_vm_action, "Then wait_for_vm with target_status "
                       "'stopped'.", kind=VM,
                       action=Action("stop", "stopped", "It shuts down: running processes stop and unsaved in-memory "
-                                    "state is lost.", settles_at="stopped")),
+                                    "state is lost.", settles_at="stopped", during="stopping", acts_from="running")),
     # Not idempotent: each accepted call reboots the VM again.
     "restartVM": Overlay("Restart VM", Hints(read_only=False, destructive=False, idempotent=False),
                          summaries.summarise_vm_action, "Then wait_for_vm with target_status 'running'.", kind=VM,
                          action=Action("restart", "restarted", "It reboots: running processes are interrupted.",
-                                       settles_at="running", repeats=True,
+                                       settles_at="running", repeats=True, during="restarting", acts_from="running",
                                        no_effect_from={"stopped": "Use start_vm to boot it."},
                                        unsure=" The restart may or may not have been accepted: call get_vm to check "
                                        "its status first.")),

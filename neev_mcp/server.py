@@ -28,8 +28,9 @@ from mcp.types import (
     ToolAnnotations,
 )
 
-from . import __version__, agent_tools, prompts, resources, summaries, telemetry, walker
+from . import __version__, agent_tools, prompts, resources, summaries, telemetry, unclear, walker
 from .bearer import request_bearer
+from .bounds import RequestBounds
 from .caller import granted_scopes
 from .client import NeevClient, RetryPolicy, Timeouts
 from .config import ConfigurationError, Settings
@@ -119,6 +120,16 @@ class NeevServer(MCPServer):
 
     # -- calling ---------------------------------------------------------------------------------------------------
     async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        result = await self._call_tool(name, arguments, context)
+        if isinstance(result, CallToolResult):  # every road (spec tools, helpers, gate previews) ends here
+            for block in result.content:
+                if isinstance(block, TextContent):
+                    block.text = clip_text(block.text)
+        return result
+
+    async def _call_tool(
         self, name: str, arguments: dict[str, Any], context: Context | None = None
     ) -> CallToolResult | InputRequiredResult:
         tool = self.tools_by_name.get(name)
@@ -226,8 +237,15 @@ class NeevServer(MCPServer):
         assert tool.operation is not None and tool.summarise is not None
         api_args = {k: v for k, v in args.items() if k != CONFIRMATION_ARG}
         path, query, body = tool.operation.split_arguments(api_args)
-        response = await self.client.call(tool.operation, path, query, body, token=token,
-                                          repeatable=tool.repeatable, unsure=tool.unsure)
+        started = self.now()
+        try:
+            response = await self.client.call(tool.operation, path, query, body, token=token,
+                                              repeatable=tool.repeatable, unsure=tool.unsure)
+        except NeevError as exc:  # a mutation whose answer was lost: look whether it happened before saying so
+            settled = await unclear.settle(self.api(token), tool, api_args, exc, started, self.now)
+            if settled is None:
+                raise
+            return settled
         try:
             names = await self._vm_names(tool, api_args, response.data, token) if tool.names_vms else {}
             answer = summaries.Answer(tool.name, api_args, response.data, self.now(), tool.kind, tool.action, target,
@@ -323,6 +341,17 @@ def to_mcp_tool(tool: ToolDef) -> Tool:
     )
 
 
+# Upper bound on one result's text (a list page of 100 VMs is ~27,000 characters): a hostile upstream's huge names or
+# messages must not turn into a flood in the agent's context.
+MAX_RESULT_TEXT = 64_000
+
+
+def clip_text(text: str, limit: int = MAX_RESULT_TEXT) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n… [{len(text) - limit} more characters clipped: one result's text is capped at {limit}]"
+
+
 def ok_result(text: str, structured: dict[str, Any]) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
 
@@ -403,6 +432,7 @@ def build_server(settings: Settings, *, http_transport: Any = None, now: Callabl
         transport=http_transport,
         timeouts=Timeouts(connect=settings.connect_timeout, read=settings.read_timeout),
         retry=RetryPolicy(attempts=settings.max_attempts, backoff=settings.retry_backoff),
+        bounds=RequestBounds(deadline=settings.request_deadline, max_response_bytes=settings.max_response_bytes),
         token_source=("the bearer token your MCP client sends (pass-through mode)"
                       if settings.auth_mode == "passthrough" else "NEEV_API_TOKEN"),
     )

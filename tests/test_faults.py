@@ -99,6 +99,11 @@ UNSURE = {
     "before asking again.",
     "restart_vm": "The restart may or may not have been accepted: call get_vm to check its status first.",
 }
+# a mutation whose last attempt may have come after the service acted: the server looks what happened (unclear.py)
+SETTLED = {"create_vm": ("and the VM was not created", "created after all"),
+           "restart_vm": ("and was not applied", "but it was applied"),
+           "start_vm": ("and was not applied", "but it was applied"),
+           "stop_vm": ("and was not applied", "but it was applied")}
 EARLIER_ATTEMPT = ("An earlier attempt of this call got no clear answer and may have been applied already, which would "
                    "explain this refusal: call get_vm to see the VM's current status before trying again.")
 
@@ -142,7 +147,13 @@ async def test_one_fault_is_retried_away_for_reads_and_never_duplicates_a_mutati
     result = await mcp_client.call_tool(case.tool, args)
 
     sent = hits(sandbox, case)
-    if case.kind == "once":
+    if case.kind == "once" and case.tool in SETTLED and mode.fault.get("status") != 429:  # 429: nothing done
+        not_applied, applied = SETTLED[case.tool]
+        assert result.is_error is not mode.reaches_service, text_of(result)
+        assert (applied if mode.reaches_service else not_applied) in text_of(result)
+        assert mode.text in text_of(result)
+        assert len(sent) == (0 if mode.fault["kind"] == "slow" else 1), "a mutation was sent more than once"
+    elif case.kind == "once":
         assert result.is_error, text_of(result)
         assert mode.text in text_of(result)
         if mode.fault.get("status") != 429:
@@ -187,8 +198,16 @@ async def test_a_fault_that_persists_gives_a_clear_error_and_the_server_recovers
 
     result = await mcp_client.call_tool(case.tool, args)
 
-    assert result.is_error
     text = text_of(result)
+    if case.tool in SETTLED and (case.kind == "once" or not mode.reaches_service):
+        # the look-up says what happened (every fault here hits only the mutation itself)
+        not_applied, applied = SETTLED[case.tool]
+        assert result.is_error is not mode.reaches_service, text
+        assert (applied if mode.reaches_service else not_applied) in text and mode.text in text
+        assert len(hits(sandbox, case)) <= (1 if case.kind == "once" else ATTEMPTS)
+        await answers_normally(mcp_client, sandbox)
+        return
+    assert result.is_error
     if not (case.kind == "idempotent" and mode.reaches_service):  # the retry's refusal is the error shown
         assert mode.text in text
     assert "Traceback" not in text and "internal error in neev-mcp" not in text
@@ -209,20 +228,6 @@ async def test_a_fault_that_persists_gives_a_clear_error_and_the_server_recovers
         if mode.fault["kind"] != "slow":  # a timed-out request is cancelled before the sandbox records it
             assert len(sent) == ATTEMPTS
     await answers_normally(mcp_client, sandbox)
-
-
-@pytest.mark.anyio
-async def test_a_create_whose_answer_was_lost_is_found_by_name_with_list_vms(
-    sandbox: Sandbox, mcp_client: Client
-) -> None:
-    sandbox.add_faults(Fault(kind="drop", when="after", method="POST", path_regex="/vms$"))
-    lost = await mcp_client.call_tool("create_vm", dict(CREATE_ARGS))
-    assert lost.is_error and "call list_vms and look for its name" in text_of(lost)
-
-    listing = await mcp_client.call_tool("list_vms", {"limit": 100})
-    assert not listing.is_error
-    assert NEW_VM in text_of(listing)
-    assert len([r for r in sandbox.requests if r.method == "POST"]) == 1
 
 
 @pytest.mark.anyio

@@ -23,7 +23,7 @@ from mcp.types import ElicitRequestParams, ElicitResult
 
 from neev_mcp.config import ConfigurationError, Settings
 from neev_mcp.http import resolve_policy
-from neev_mcp.sandbox import DEFAULT_TOKEN, make_token
+from neev_mcp.sandbox import DEFAULT_TOKEN, make_token, redact_authorization
 
 from .support.http import (
     AUTH_TOKEN,
@@ -188,7 +188,7 @@ async def test_tools_are_listed_and_called_over_streamable_http_with_the_servers
     seen = sandbox_requests(sandbox)
     assert [(r["method"], r["path"]) for r in seen] == [("GET", vm_path(VM_IDS["web-1"]))]
     # static mode: the MCP client's bearer stays at the door; NeevCloud sees the server's NEEV_API_TOKEN only
-    assert [r["headers"]["authorization"] for r in seen] == [f"Bearer {DEFAULT_TOKEN}"]
+    assert [r["headers"]["authorization"] for r in seen] == [redact_authorization(f"Bearer {DEFAULT_TOKEN}")]
 
 
 # -- gating over HTTP ----------------------------------------------------------------------------------------------
@@ -212,7 +212,7 @@ async def test_a_gated_delete_returns_a_token_first_and_executes_exactly_once_wh
     assert replay.is_error is True
     deletes = sandbox_requests(sandbox, "DELETE")
     assert [r["path"] for r in deletes] == [vm_path(vm_id)]
-    assert deletes[0]["headers"]["authorization"] == f"Bearer {DEFAULT_TOKEN}"
+    assert deletes[0]["headers"]["authorization"] == redact_authorization(f"Bearer {DEFAULT_TOKEN}")
 
 
 @pytest.mark.anyio
@@ -253,8 +253,8 @@ async def test_pass_through_mode_calls_neevcloud_with_each_requests_own_bearer_a
     assert "NEEV_API_TOKEN" not in refused.content[0].text  # type: ignore[union-attr]
     assert someone_else not in refused.content[0].text  # type: ignore[union-attr]
     assert [r["headers"]["authorization"] for r in sandbox_requests(sandbox)] == [
-        f"Bearer {DEFAULT_TOKEN}",
-        f"Bearer {someone_else}",
+        redact_authorization(f"Bearer {DEFAULT_TOKEN}"),
+        redact_authorization(f"Bearer {someone_else}"),
     ]
 
 

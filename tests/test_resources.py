@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from mcp import Client, MCPError
 
-from neev_mcp.sandbox import DEFAULT_TOKEN, Fault
+from neev_mcp.sandbox import DEFAULT_TOKEN, Fault, redact_authorization
 
 from .conftest import ORG, PROJECT, MakeServer, api_requests, vm_path
 from .support import vm_id
@@ -60,7 +60,7 @@ async def test_reading_a_vm_by_id_returns_exactly_the_get_vm_summary(client: Cli
     text = await read_text(client, f"neev://vms/{web}")
     [request] = api_requests(sandbox)
     assert (request.method, request.path, request.status) == ("GET", vm_path(web), 200)
-    assert request.headers["authorization"] == f"Bearer {DEFAULT_TOKEN}"
+    assert request.headers["authorization"] == redact_authorization(f"Bearer {DEFAULT_TOKEN}")
     assert text.startswith(f"VM web-1 ({web}) is running")
     assert text == await tool_text(client, "get_vm", {"vm_id": web})
 

@@ -16,7 +16,7 @@ import httpx2
 import pytest
 import uvicorn
 
-from neev_mcp.sandbox import DEFAULT_TOKEN, Fault, Sandbox, SimClock
+from neev_mcp.sandbox import DEFAULT_TOKEN, Fault, Sandbox, SimClock, redact_authorization
 from neev_mcp.sandbox.server import _bind, main
 from neev_mcp.sandbox.validation import schema_errors
 
@@ -415,7 +415,7 @@ async def test_request_recording(sb: Sandbox) -> None:
         await c.post(f"{P}/vms", json=create_body())
     first, second = sb.requests
     assert (first.method, first.path, first.query, first.body) == ("GET", f"/vm{P}/vms", {"limit": "5"}, None)
-    assert first.headers["authorization"] == f"Bearer {DEFAULT_TOKEN}" and first.status == 200
+    assert first.headers["authorization"] == redact_authorization(f"Bearer {DEFAULT_TOKEN}") and first.status == 200
     assert (second.method, second.body["name"], second.status, second.fault) == ("POST", "new-1", 201, None)
     with pytest.raises(AttributeError):
         first.status = 500  # type: ignore[misc]
@@ -434,7 +434,8 @@ async def test_admin_api(sb: Sandbox) -> None:
         r = await admin.get("/vm" + P + "/vms", headers=AUTH)
         assert r.status_code == 500
         recorded = (await admin.get("/_sandbox/requests")).json()
-        assert len(recorded) == 1 and recorded[0]["headers"]["authorization"] == f"Bearer {DEFAULT_TOKEN}"
+        assert len(recorded) == 1
+        assert recorded[0]["headers"]["authorization"] == redact_authorization(f"Bearer {DEFAULT_TOKEN}")
         assert recorded[0]["fault"] == "status"
         r = await admin.post("/_sandbox/clock/advance", json={"seconds": 4})
         assert r.json()["now"] == "2026-01-01T00:00:04Z"

@@ -12,7 +12,7 @@ Run it over HTTP with ``python -m neev_mcp.sandbox``.
 from .clock import SimClock
 from .faults import Fault
 from .models import VM, ApiError, RootDisk
-from .recording import RecordedRequest
+from .recording import RecordedRequest, redact_authorization
 from .sandbox import DEFAULT_TOKEN, Sandbox, make_token
 from .server import serve
 
@@ -26,5 +26,6 @@ __all__ = [
     "Sandbox",
     "SimClock",
     "make_token",
+    "redact_authorization",
     "serve",
 ]

@@ -16,7 +16,7 @@ from . import api
 from .capacity import Capacity
 from .faults import Fault, parse_faults
 from .models import iso
-from .recording import RecordedRequest, parse_body
+from .recording import RecordedRequest, parse_body, recorded_headers
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
@@ -88,7 +88,7 @@ class ApiApp:
         status, body, out_headers = _render(reply, fault)
         dropped = fault is not None and fault.kind == "drop"
         number = self.sb.record(RecordedRequest(
-            method=method, path=full_path, query=query, body=parse_body(raw), headers=headers,
+            method=method, path=full_path, query=query, body=parse_body(raw), headers=recorded_headers(headers),
             status=0 if dropped else status, fault=fault.kind if fault else None,
         ))
         out_headers["x-request-id"] = f"sbx-{number:06d}"
@@ -114,7 +114,8 @@ class ApiApp:
 
 
 def _admin_routes(sb: Sandbox) -> list[Route]:
-    """Control surface for tests that run the sandbox in another process. No auth: loopback only."""
+    """Control surface for tests that run the sandbox in another process. No auth: loopback only, and over HTTP
+    behind the Host/Origin guard (guard.py)."""
 
     async def requests(_: Request) -> Response:
         return JSONResponse([r.to_dict() for r in sb.requests])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -13,8 +14,9 @@ class RecordedRequest:
     """One API request (admin calls are not recorded).
 
     ``path`` is the full path as received (including base_path); ``body`` is parsed JSON, raw text
-    when not JSON, or None when empty; ``headers`` have lower-case names and are kept verbatim
-    (including Authorization, so tests can check it was sent); ``status`` is what was answered
+    when not JSON, or None when empty; ``headers`` have lower-case names, Authorization redacted to a
+    fingerprint (see :func:`redact_authorization`: tests can still tell which token was sent, a reader of
+    the log cannot reuse it); ``status`` is what was answered
     (0 when a ``drop`` fault closed the connection instead); ``fault`` is the injected fault kind.
     """
 
@@ -28,6 +30,18 @@ class RecordedRequest:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def redact_authorization(value: str) -> str:
+    """`Bearer abc…` → `Bearer [redacted sha256:<12 hex>]`: the scheme and a fingerprint of the credential."""
+    scheme, _, credential = value.strip().partition(" ")
+    digest = hashlib.sha256(credential.strip().encode()).hexdigest()[:12]
+    return f"{scheme} [redacted sha256:{digest}]" if credential.strip() else "[redacted]"
+
+
+def recorded_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {k: redact_authorization(v) if k in ("authorization", "proxy-authorization") else v
+            for k, v in headers.items()}
 
 
 def parse_body(raw: bytes) -> Any:

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import threading
+from collections import deque
 
 from starlette.applications import Starlette
 
@@ -25,6 +26,8 @@ from .transport import SandboxTransport
 
 SPEED_ENV = "NEEV_SANDBOX_SPEED"
 FAULTS_ENV = "NEEV_SANDBOX_FAULTS"
+LOG_SIZE_ENV = "NEEV_SANDBOX_LOG_SIZE"
+DEFAULT_LOG_SIZE = 1000  # requests kept in the log: a long-running sandbox must not grow without bound
 
 
 def _b64url(data: bytes) -> str:
@@ -56,6 +59,15 @@ def _env_speed() -> float:
     return speed
 
 
+def _env_log_size() -> int:
+    raw = os.environ.get(LOG_SIZE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_LOG_SIZE
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{LOG_SIZE_ENV} must be a whole number >= 1 (requests kept in the log), got {raw!r}")
+    return int(raw)
+
+
 class Sandbox:
     """A stateful fake of the NeevCloud VM Service, served as an ASGI app.
 
@@ -66,7 +78,8 @@ class Sandbox:
 
     def __init__(self, token: str = DEFAULT_TOKEN, org_id: str = "demo-org", project_id: str = "demo-project",
                  seed: bool = True, clock: SimClock | None = None, base_path: str = "/vm",
-                 capacity: Capacity | None = None, extra_tokens: tuple[str, ...] = ()) -> None:
+                 capacity: Capacity | None = None, extra_tokens: tuple[str, ...] = (),
+                 log_size: int | None = None) -> None:
         if not token or not all(extra_tokens):
             raise ValueError("token must not be empty")
         self.token = token
@@ -86,7 +99,11 @@ class Sandbox:
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"{FAULTS_ENV} is not a valid JSON list of faults: {exc}") from None
         self.gatekeeper = Gatekeeper(capacity or Capacity())  # latency and parallel limit (off by default)
-        self._requests: list[RecordedRequest] = []
+        size = _env_log_size() if log_size is None else log_size
+        if size < 1:
+            raise ValueError(f"log_size must be >= 1, got {size}")
+        self._requests: deque[RecordedRequest] = deque(maxlen=size)  # a ring: the last `size` requests
+        self._numbered = 0  # requests ever recorded (x-request-id keeps counting past the ring)
         self._lock = threading.RLock()
         self.app: Starlette = build_app(self)
 
@@ -103,6 +120,7 @@ class Sandbox:
     # -- request log -----------------------------------------------------------------------------
     @property
     def requests(self) -> list[RecordedRequest]:
+        """The most recent requests (at most `log_size`), oldest first."""
         with self._lock:
             return list(self._requests)
 
@@ -111,10 +129,12 @@ class Sandbox:
             self._requests.clear()
 
     def record(self, entry: RecordedRequest) -> int:
-        """Append to the log; returns the 1-based request number (used for x-request-id)."""
+        """Append to the log (dropping the oldest beyond `log_size`); returns the 1-based request number (used for
+        x-request-id)."""
         with self._lock:
             self._requests.append(entry)
-            return len(self._requests)
+            self._numbered += 1
+            return self._numbered
 
     # -- faults ---------------------------------------------------------------------------------
     def add_faults(self, *faults: Fault | dict) -> None:

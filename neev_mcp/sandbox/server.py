@@ -11,6 +11,7 @@ from ..loopback import is_loopback
 from .app import ConnectionDropped
 from .capacity import Capacity
 from .clock import SimClock
+from .guard import LOOPBACK_NAMES, HostGuard
 from .sandbox import DEFAULT_TOKEN, Sandbox
 
 
@@ -32,17 +33,25 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def allowed_hosts(bind: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Host names the served sandbox answers to: loopback names, the bound address (unless a wildcard), `extra`."""
+    own = () if bind in ("0.0.0.0", "::", "") else (bind,)
+    return tuple(dict.fromkeys((*LOOPBACK_NAMES, *own, *extra)))
+
+
 def serve(host: str = "127.0.0.1", port: int = 8765, speed: float | None = None, token: str = DEFAULT_TOKEN,
           bulk: int = 0, *, allow_remote: bool = False, seed: bool = True, capacity: Capacity | None = None,
-          extra_tokens: tuple[str, ...] = ()) -> None:
+          extra_tokens: tuple[str, ...] = (), hosts: tuple[str, ...] = (),
+          log_size: int | None = None) -> None:
     """Run a fresh Sandbox until interrupted. Refuses non-loopback hosts unless ``allow_remote``:
-    the admin API has no auth and the token is a public constant. ``speed=None`` honours $NEEV_SANDBOX_SPEED."""
+    the admin API has no auth and the token is a public constant. Every request must name an allowed Host
+    (DNS-rebinding protection; ``hosts`` adds names). ``speed=None`` honours $NEEV_SANDBOX_SPEED."""
     import uvicorn  # imported here so in-process users of the sandbox never need it
 
     if not allow_remote and not is_loopback(host):
         raise ValueError(f"refusing to serve the sandbox on non-loopback host {host!r} (use --allow-remote)")
     sb = Sandbox(token=token, seed=seed, clock=None if speed is None else SimClock(speed=speed), capacity=capacity,
-                 extra_tokens=extra_tokens)
+                 extra_tokens=extra_tokens, log_size=log_size)
     if bulk:
         sb.seed_bulk(bulk)
     sock = _bind(host, port)
@@ -60,7 +69,8 @@ def serve(host: str = "127.0.0.1", port: int = 8765, speed: float | None = None,
         file=sys.stderr, flush=True,
     )
     logging.getLogger("uvicorn.error").addFilter(_DropNoiseFilter())
-    config = uvicorn.Config(sb.app, log_level="warning", access_log=False, lifespan="off")
+    app = HostGuard(sb.app, allowed_hosts(host, hosts))
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -87,11 +97,16 @@ def main(argv: list[str] | None = None, prog: str = "python -m neev_mcp.sandbox"
     parser.add_argument("--max-parallel", type=int, default=0,
                         help="answer 429 (Retry-After) to requests beyond this many in flight; 0 = no limit")
     parser.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
+    parser.add_argument("--allowed-hosts", default="",
+                        help="comma-separated extra Host names to answer to (loopback names always are)")
+    parser.add_argument("--log-size", type=int, default=None,
+                        help="requests kept in the request log (default: $NEEV_SANDBOX_LOG_SIZE or 1000)")
     args = parser.parse_args(argv)
     try:
         capacity = Capacity(latency=args.latency, max_parallel=args.max_parallel)
         serve(args.host, args.port, args.speed, args.token, args.bulk, allow_remote=args.allow_remote,
-              seed=not args.no_seed, capacity=capacity, extra_tokens=tuple(args.also_accept))
+              seed=not args.no_seed, capacity=capacity, extra_tokens=tuple(args.also_accept),
+              hosts=tuple(h.strip() for h in args.allowed_hosts.split(",") if h.strip()), log_size=args.log_size)
     except (ValueError, OverflowError, OSError) as exc:  # non-loopback host, bad speed, port busy or out of range
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2

@@ -1,6 +1,6 @@
 """Test support shared by the whole suite: `gate` (confirmation helpers), `http` (test processes), `hygiene` (the
-suite-wide secret scan, a pytest plugin), `spec` (an extended spec and a recording upstream), and here the two
-look-ups nearly every test needs."""
+suite-wide secret scan, a pytest plugin), `spec` (an extended spec and a recording upstream), `upstream` (hostile
+fake NeevCloud upstreams), and here the two look-ups nearly every test needs."""
 
 from __future__ import annotations
 

@@ -1,0 +1,166 @@
+"""Keep NeevCloud bearer tokens out of everything an upstream answer (or a log line) can carry.
+
+A hostile or careless upstream can echo the bearer back: whole, cut at some length, or wrapped by an HTML page at 76
+columns. So the scrub works on *fragments*: any run of `MIN_FRAGMENT` or more characters of a known token, with
+whitespace inside the run ignored, becomes `[redacted]`. It runs on the full text, before any clipping or whitespace
+collapsing, so a cut can never split a token into pieces the scrub no longer recognises.
+
+Known tokens: the one a request is sent with (always passed explicitly), and for log records every token this process
+has sent recently (`remember`; bounded, pass-through mode sees one per tenant).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+MIN_FRAGMENT = 16  # shorter runs are too likely to be ordinary text (and reveal too little of a JWT to matter)
+REDACTED = "[redacted]"
+_REMEMBERED = 256  # distinct bearers kept for the log filter (pass-through: one per recent tenant)
+_SLIDE_BELOW = 512  # shorter texts: slide a window (cheap); longer ones: search each fragment at C speed
+_SPACE = re.compile(r"\s+")
+
+
+class Scrubber:
+    """Redacts every fragment (>= MIN_FRAGMENT characters) of the given tokens from text and JSON values."""
+
+    def __init__(self, tokens: Iterable[str]) -> None:
+        self._grams: set[str] = set()
+        self._longest = 0
+        for token in tokens:
+            self._longest = max(self._longest, len(token))
+            self._grams.update(token[i:i + MIN_FRAGMENT] for i in range(len(token) - MIN_FRAGMENT + 1))
+
+    def __bool__(self) -> bool:
+        return bool(self._grams)
+
+    def text(self, text: str) -> str:
+        if not self._grams or len(text) < MIN_FRAGMENT:
+            return text
+        dense = _SPACE.sub("", text)  # fragments are matched with whitespace ignored (wrapped lines, split words)
+        spans = _merge(self._hits(dense))
+        if not spans:
+            return text
+        out: list[str] = []
+        last = 0
+        for start, end in spans:
+            # the same characters in `text`, whitespace allowed between them; the first match after the previous
+            # span is this one (an earlier one would itself be a fragment, hence an earlier span)
+            found = re.compile(r"\s*".join(map(re.escape, dense[start:end]))).search(text, last)
+            assert found is not None
+            out += [text[last:found.start()], REDACTED]
+            last = found.end()
+        out.append(text[last:])
+        return "".join(out)
+
+    def excerpt(self, text: str, limit: int) -> str:
+        """At most `limit` characters of `text` with whitespace runs collapsed, scrubbed *before* the cut: enough of
+        the text is scrubbed that a token straddling the cut is recognised whole."""
+        reach = _prefix_end(text, limit + self._longest + MIN_FRAGMENT)
+        return " ".join(self.text(text[:reach]).split())[:limit]
+
+    def value(self, value: Any) -> Any:
+        """A JSON value with every string (keys included) scrubbed; other values unchanged."""
+        if not self._grams:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.text(k) if isinstance(k, str) else k: self.value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v) for v in value]
+        return value
+
+    def _hits(self, dense: str) -> list[int]:
+        """Start index (in `dense`) of every occurrence of every fragment."""
+        if len(dense) < _SLIDE_BELOW:
+            return [i for i in range(len(dense) - MIN_FRAGMENT + 1) if dense[i:i + MIN_FRAGMENT] in self._grams]
+        hits: list[int] = []
+        for gram in self._grams:
+            at = dense.find(gram)
+            while at != -1:
+                hits.append(at)
+                at = dense.find(gram, at + 1)
+        return hits
+
+
+def _prefix_end(text: str, visible: int) -> int:
+    """End of the shortest prefix of `text` holding `visible` non-whitespace characters (or all of it)."""
+    found = re.match(rf"(?:\s*\S){{{visible}}}", text)
+    return found.end() if found else len(text)
+
+
+def _merge(hits: list[int]) -> list[tuple[int, int]]:
+    """Overlapping or touching fragment matches → maximal [start, end) spans."""
+    spans: list[tuple[int, int]] = []
+    for start in sorted(hits):
+        end = start + MIN_FRAGMENT
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def scrubber(*tokens: str | None) -> Scrubber:
+    return Scrubber(t for t in tokens if t)
+
+
+# -- tokens this process sends, for the log filter --------------------------------------------------------------------
+_known: OrderedDict[str, None] = OrderedDict()
+_known_lock = threading.Lock()
+_known_scrubber = Scrubber(())
+
+
+def remember(token: str | None) -> None:
+    """Note a bearer this process sends upstream, so log records never show it (bounded, most recent kept)."""
+    global _known_scrubber
+    if not token:
+        return
+    with _known_lock:
+        if token in _known:
+            _known.move_to_end(token)
+            return
+        _known[token] = None
+        while len(_known) > _REMEMBERED:
+            _known.popitem(last=False)
+        _known_scrubber = Scrubber(_known)
+
+
+class BearerLogFilter(logging.Filter):
+    """Rewrites a record's message (and traceback text) with every remembered token redacted; drops nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        scrub = _known_scrubber
+        if not scrub:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave it to logging's own error handling
+            return True
+        cleaned = scrub.text(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub.text(record.exc_text)
+        return True
+
+
+LOG_FILTER = BearerLogFilter()
+
+
+def guard_loggers(prefix: str = "neev_mcp") -> None:
+    """Attach the filter to `prefix` and every logger below it that exists now (called when a client is built, after
+    the package's modules, and so their loggers, are imported). A filter on a logger sees only its own records, hence
+    one per logger."""
+    names = [prefix, *(n for n in list(logging.Logger.manager.loggerDict) if n.startswith(prefix + "."))]
+    for name in names:
+        logger = logging.getLogger(name)
+        if LOG_FILTER not in logger.filters:
+            logger.addFilter(LOG_FILTER)

@@ -1,0 +1,102 @@
+"""Issue 12, finding 1: an upstream that echoes the bearer never gets it (or a piece of it) into a result or a log line.
+
+Each case is what the security review saw with a hostile fake NeevCloud; every one leaked on the old code. A fragment is
+any run of 16 characters of the token once whitespace is removed (a line-wrapped token is still the token).
+"""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+
+import httpx2
+import pytest
+from mcp import Client
+
+from neev_mcp.sandbox import make_token
+from neev_mcp.scrub import REDACTED
+
+from .support import hygiene as _hygiene
+from .support.upstream import Recording, everything_in, fragments_in, result_text, sample_vm, server_on
+
+TOKEN = make_token(sub="hostile-upstream-victim-" + "x" * 40)
+_hygiene.watch(TOKEN, "the hostile-upstream test token")
+
+
+def echo_header(request: httpx2.Request) -> str:
+    return request.headers["authorization"]
+
+
+def non_json_straddling_the_cut(request: httpx2.Request) -> httpx2.Response:
+    # "(non-JSON body: …)" keeps 200 characters: the cut falls one character before the token's end (183 of 184 leaked)
+    token = echo_header(request).removeprefix("Bearer ")
+    lead = "x" * (200 - len("got Bearer ") - (len(token) - 1))
+    return httpx2.Response(500, text=f"{lead}got Bearer {token} and more", headers={"content-type": "text/plain"})
+
+
+def html_wrapped_at_76_columns(request: httpx2.Request) -> httpx2.Response:
+    wrapped = "\n".join(textwrap.wrap(f"Authorization: {echo_header(request)}", 76, break_long_words=True))
+    return httpx2.Response(502, text=f"<html><body><h1>Bad gateway</h1><pre>{wrapped}</pre></body></html>",
+                           headers={"content-type": "text/html"})
+
+
+def json_error_echo(request: httpx2.Request) -> httpx2.Response:
+    return httpx2.Response(400, json={"code": "bad_token", "message": f"token {echo_header(request)} refused"})
+
+
+def get_vm_echo(request: httpx2.Request) -> httpx2.Response:
+    vm = {**sample_vm(), "status": "failed", "message": f"debug: {echo_header(request)}",
+          "debug": {"headers": {"authorization": echo_header(request)}, echo_header(request): "as a key"}}
+    return httpx2.Response(200, json=vm)
+
+
+CASES = {
+    "a non-JSON 500 whose echo straddles the 200-character cut": (non_json_straddling_the_cut, "list_vms", {}),
+    "an HTML 502 page wrapping the header at 76 columns": (html_wrapped_at_76_columns, "list_vms", {}),
+    "a JSON 400 whose message echoes the header": (json_error_echo, "list_vms", {}),
+    "a get_vm 200 that echoes the bearer in fields and a key": (get_vm_echo, "get_vm", {"vm_id": sample_vm()["id"]}),
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("case", list(CASES))
+async def test_no_fragment_of_the_token_reaches_the_result(case: str) -> None:
+    answer, tool, args = CASES[case]
+
+    async def handler(request: httpx2.Request) -> httpx2.Response:
+        return answer(request)
+
+    upstream = Recording(handler)
+    async with Client(server_on(upstream.transport(), TOKEN, max_attempts=1), raise_exceptions=True) as client:
+        result = await client.call_tool(tool, args)
+    assert len(upstream.seen) == 1 and echo_header(upstream.seen[0]) == f"Bearer {TOKEN}"  # it was sent
+    assert fragments_in(TOKEN, everything_in(result)) == []
+    assert REDACTED in everything_in(result)  # the echo was there, and was redacted (not dropped wholesale)
+
+
+@pytest.mark.anyio
+async def test_the_rest_of_an_echoing_error_survives_the_scrub() -> None:
+    async def handler(request: httpx2.Request) -> httpx2.Response:
+        return html_wrapped_at_76_columns(request)
+
+    async with Client(server_on(Recording(handler).transport(), TOKEN, max_attempts=1)) as client:
+        result = await client.call_tool("list_vms", {})
+    assert result_text(result).startswith(
+        "NeevCloud refused list_vms: HTTP 502 (non-JSON body: <html><body><h1>Bad gateway</h1><pre>Authorization: "
+        "Bearer [redacted]</pre></body></html>)."
+    )
+
+
+def test_log_records_of_neev_mcp_loggers_are_scrubbed(caplog: pytest.LogCaptureFixture) -> None:
+    server_on(None, TOKEN)  # building a client registers its token and guards the package's loggers
+    wrapped = "\n".join(textwrap.wrap(f"upstream said: Bearer {TOKEN}", 76))
+    with caplog.at_level(logging.INFO, logger="neev_mcp"):
+        logging.getLogger("neev_mcp.server").warning("answer was %s", wrapped)
+        try:
+            raise ValueError(f"unexpected field {TOKEN[:40]}")
+        except ValueError:
+            logging.getLogger("neev_mcp.client").exception("could not read it")
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0] == "answer was upstream said: Bearer [redacted]"
+    assert fragments_in(TOKEN, caplog.text) == []
+    assert "ValueError: unexpected field [redacted]" in caplog.text
