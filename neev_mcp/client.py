@@ -252,7 +252,6 @@ class NeevClient:
 
 
 
-
 _EARLIER_ATTEMPT = (" An earlier attempt of this call got no clear answer and may have been applied already, which "
                     "would explain this refusal: call get_vm to see the VM's current status before trying again.")
 

@@ -39,6 +39,7 @@ from .gate import Gate, derive_key
 from .kinds import CONFIRMATION_ARG, SCOPE_ARGS, VM, scope_of
 from .registry import CONFIRM_POLICIES, READ_SCOPE, ToolDef, build_registry, not_offered, reach
 from .spec.source import LoadedSpec, SpecError, load_source, vendored_spec
+from .text import clip
 from .validation import normalise_integers, violations
 
 log = logging.getLogger("neev_mcp.server")
@@ -126,7 +127,7 @@ class NeevServer(MCPServer):
         if isinstance(result, CallToolResult):  # every road (spec tools, helpers, gate previews) ends here
             for block in result.content:
                 if isinstance(block, TextContent):
-                    block.text = clip_text(block.text)
+                    block.text = clip(block.text, MAX_RESULT_TEXT, marker=CLIPPED)
         return result
 
     async def _call_tool(
@@ -344,12 +345,7 @@ def to_mcp_tool(tool: ToolDef) -> Tool:
 # Upper bound on one result's text (a list page of 100 VMs is ~27,000 characters): a hostile upstream's huge names or
 # messages must not turn into a flood in the agent's context.
 MAX_RESULT_TEXT = 64_000
-
-
-def clip_text(text: str, limit: int = MAX_RESULT_TEXT) -> str:
-    if len(text) <= limit:
-        return text
-    return text[:limit] + f"\n… [{len(text) - limit} more characters clipped: one result's text is capped at {limit}]"
+CLIPPED = f"\n… [clipped: one result's text is capped at {MAX_RESULT_TEXT:,} characters]"
 
 
 def ok_result(text: str, structured: dict[str, Any]) -> CallToolResult:

@@ -245,8 +245,8 @@ async def test_one_results_text_is_capped() -> None:
         result = await client.call_tool("list_vms", {"limit": 100})
     text = result_text(result)
     assert not result.is_error
-    assert text.endswith(f" more characters clipped: one result's text is capped at {MAX_RESULT_TEXT}]")
-    assert len(text) < MAX_RESULT_TEXT + 100
+    assert text.endswith("\n… [clipped: one result's text is capped at 64,000 characters]")
+    assert len(text) == MAX_RESULT_TEXT
     assert len((result.structured_content or {})["data"]) == 100  # the full answer stays in structuredContent
 
 
