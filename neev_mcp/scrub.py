@@ -15,10 +15,13 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 MIN_FRAGMENT = 16  # shorter runs are too likely to be ordinary text (and reveal too little of a JWT to matter)
+# Every run of MIN_FRAGMENT characters of a token holds one of its PROBE-character pieces that start at a multiple of
+# PROBE (2 * PROBE - 1 <= MIN_FRAGMENT), so text holding none of those few pieces needs no closer look.
+PROBE = 8
 REDACTED = "[redacted]"
 _REMEMBERED = 256  # distinct bearers kept for the log filter (pass-through: one per recent tenant)
 _SLIDE_BELOW = 512  # shorter texts: slide a window (cheap); longer ones: search each fragment at C speed
@@ -30,9 +33,11 @@ class Scrubber:
 
     def __init__(self, tokens: Iterable[str]) -> None:
         self._grams: set[str] = set()
+        self._probes: set[str] = set()
         self._longest = 0
         for token in tokens:
             self._longest = max(self._longest, len(token))
+            self._probes.update(token[i:i + PROBE] for i in range(0, len(token) - PROBE + 1, PROBE))
             self._grams.update(token[i:i + MIN_FRAGMENT] for i in range(len(token) - MIN_FRAGMENT + 1))
 
     def __bool__(self) -> bool:
@@ -42,6 +47,8 @@ class Scrubber:
         if not self._grams or len(text) < MIN_FRAGMENT:
             return text
         dense = _SPACE.sub("", text)  # fragments are matched with whitespace ignored (wrapped lines, split words)
+        if not self._probed(dense):
+            return text
         spans = _merge(self._hits(dense))
         if not spans:
             return text
@@ -65,15 +72,21 @@ class Scrubber:
 
     def value(self, value: Any) -> Any:
         """A JSON value with every string (keys included) scrubbed; other values unchanged."""
-        if not self._grams:
-            return value
+        if not self._grams or not self._probed(_SPACE.sub("", "\0".join(_strings(value)))):
+            return value  # the common case, settled in one pass over all strings at C speed
+        return self._value(value)
+
+    def _value(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {self.text(k) if isinstance(k, str) else k: self.value(v) for k, v in value.items()}
+            return {self.text(k) if isinstance(k, str) else k: self._value(v) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.value(v) for v in value]
+            return [self._value(v) for v in value]
         return value
+
+    def _probed(self, dense: str) -> bool:
+        return any(probe in dense for probe in self._probes)
 
     def _hits(self, dense: str) -> list[int]:
         """Start index (in `dense`) of every occurrence of every fragment."""
@@ -86,6 +99,20 @@ class Scrubber:
                 hits.append(at)
                 at = dense.find(gram, at + 1)
         return hits
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON value, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):
+                yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def _prefix_end(text: str, visible: int) -> int:

@@ -6,6 +6,7 @@ any run of 16 characters of the token once whitespace is removed (a line-wrapped
 
 from __future__ import annotations
 
+import json
 import logging
 import textwrap
 
@@ -14,7 +15,7 @@ import pytest
 from mcp import Client
 
 from neev_mcp.sandbox import make_token
-from neev_mcp.scrub import REDACTED
+from neev_mcp.scrub import MIN_FRAGMENT, REDACTED, scrubber
 
 from .support import hygiene as _hygiene
 from .support.upstream import Recording, everything_in, fragments_in, result_text, sample_vm, server_on
@@ -100,3 +101,15 @@ def test_log_records_of_neev_mcp_loggers_are_scrubbed(caplog: pytest.LogCaptureF
     assert messages[0] == "answer was upstream said: Bearer [redacted]"
     assert fragments_in(TOKEN, caplog.text) == []
     assert "ValueError: unexpected field [redacted]" in caplog.text
+
+
+def test_every_fragment_of_16_or_more_characters_is_found_wherever_it_starts_and_however_it_is_wrapped() -> None:
+    clean = scrubber(TOKEN)
+    for start in range(len(TOKEN) - MIN_FRAGMENT + 1):
+        for length in (MIN_FRAGMENT, len(TOKEN) - start):
+            piece = TOKEN[start:start + length]
+            wrapped = "\n ".join(piece[i:i + 5] for i in range(0, len(piece), 5))  # whitespace every 5 characters
+            assert fragments_in(TOKEN, clean.text(f"<p>{piece}</p>")) == [], (start, length)
+            assert fragments_in(TOKEN, json.dumps(clean.value({"k": [f"said: {wrapped}."]}))) == [], (start, length)
+    assert clean.text(f"x {TOKEN[:MIN_FRAGMENT - 1]} y") == f"x {TOKEN[:MIN_FRAGMENT - 1]} y"  # 15 characters stay
+    assert clean.value({"id": "6f1c2b7e-0d2a-4c1e-9a55-2b8f3f6f9a10"}) == {"id": "6f1c2b7e-0d2a-4c1e-9a55-2b8f3f6f9a10"}
