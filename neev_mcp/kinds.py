@@ -52,7 +52,9 @@ class Action:
     # VM statuses in which the action has no effect at all, with what to do instead
     no_effect_from: Mapping[str, str] = field(default_factory=dict)
     unsure: str = ""  # what to check when the call may or may not have been applied
-    # for an answer that was lost (unclear.py): the VM status while the action runs, and the one it acts from
+    # for an answer that was lost (unclear.py): what a create makes (found again by its name), the VM status while
+    # the action runs, and the one it acts from
+    creates: Kind | None = None
     during: str | None = None  # "stopping"
     acts_from: str | None = None  # "running"
 

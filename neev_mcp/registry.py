@@ -90,9 +90,9 @@ OVERLAYS: dict[str, Overlay] = {
                         summaries.summarise_vm_created,
                         "Returns at once with status 'pending'; call wait_for_vm with target_status 'running' to await "
                         "it. Not idempotent: if a call fails without an answer, check list_vms for the name first.",
-                        action=Action("create", "created", unsure=" The VM may or may not have been created: call "
-                                      "list_vms and look for its name before trying again, so that no duplicate VM "
-                                      "is created."),
+                        action=Action("create", "created", creates=VM,
+                                      unsure=" The VM may or may not have been created: call list_vms and look for its "
+                                      "name before trying again, so that no duplicate VM is created."),
                         rules=(no_ssh_port,)),
     "getVM": Overlay("Get VM", READ, summaries.summarise_vm, "Includes status, failure message, IP, ports, disks and "
                      "next steps.", kind=VM),

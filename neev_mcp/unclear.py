@@ -38,7 +38,7 @@ async def settle(api: API, tool: ToolDef, args: dict[str, Any], exc: NeevError, 
     if action is None or tool.hints.destructive or not may_have_applied(exc):
         return None
     try:
-        if tool.kind is None:  # it creates the resource: nothing to name it by but its name
+        if action.creates is VM:  # nothing to find it by but its name
             return await _settle_create(api, tool, args, exc, started, now)
         if tool.kind is VM and action.acts_from:
             return await _settle_action(api, tool, action, args, exc, started, now)
