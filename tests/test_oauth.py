@@ -14,7 +14,7 @@ import httpx2
 import pytest
 from mcp.types import ElicitRequestParams
 
-from neev_mcp.sandbox import DEFAULT_TOKEN
+from neev_mcp.sandbox import DEFAULT_TOKEN, redact_authorization
 
 from .support.http import (
     SHARED_SECRET,
@@ -137,7 +137,7 @@ async def test_a_read_token_sees_and_calls_only_read_tools_and_neevcloud_sees_on
     assert result.is_error is False, result.content
     assert resources.resources is not None
     seen = sandbox_requests(sandbox)
-    assert seen and {r["headers"]["authorization"] for r in seen} == {f"Bearer {DEFAULT_TOKEN}"}
+    assert seen and {r["headers"]["authorization"] for r in seen} == {redact_authorization(f"Bearer {DEFAULT_TOKEN}")}
     assert all(bearer not in json.dumps(r) for r in seen)
 
 
