@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 
-from . import overview, summaries, walker
+from . import dashboard, overview, summaries, walker
 from .client import NeevClient, RetryPolicy
 from .errors import NeevError, NotConfigured, NotFound
 from .kinds import ROOT_DISK, VM, scope_label, scope_of
@@ -97,6 +97,9 @@ class Env:
     limits: Limits
     # VM status → the tool that brings a settled VM there ("stopped" → "stop_vm"), from the registry's actions
     reach: Mapping[str, str]
+    # what the dashboard view may offer: the verbs of the visible, non-destructive VM actions, and NEEV_CONFIRM
+    view_actions: tuple[str, ...] = ()
+    confirm: str = "destructive"
 
 
 # -- whole-project reads: every page through the walker -----------------------------------------------------------
@@ -130,6 +133,15 @@ async def project_overview(api: API, args: dict[str, Any], env: Env) -> Outcome:
             "walk": result.info()}
     full_args = {"per_status": 5, **args}
     return Outcome(overview.overview(full_args, data, env.now()), overview.overview_structured(full_args, data))
+
+
+async def dashboard_snapshot(api: API, args: dict[str, Any], env: Env) -> Outcome:
+    """What the dashboard view draws (MCP Apps; only the view calls this): one walk, a bounded streaming tally."""
+    tally = dashboard.DashboardTally()
+    vms = walker.Collection(VM.lister, "VMs", tally.add_vms)
+    disks = walker.Collection(ROOT_DISK.lister, "root disks", tally.add_disks)
+    result = await walk(api, scope_of(args), [vms, disks], env.limits, env.progress)
+    return Outcome(*dashboard.snapshot(args, tally, result.complete, actions=env.view_actions, confirm=env.confirm))
 
 
 # -- root-disk summaries: name the VMs -----------------------------------------------------------------------------

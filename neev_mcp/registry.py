@@ -31,6 +31,7 @@ from .validation import Rule, no_ssh_port
 __all__ = ["CONFIRMATION_ARG", "SCOPE_ARGS", "Hints", "ToolDef", "build_registry"]
 
 MAX_NAME_LENGTH = 60  # Cursor rejects longer tool names
+DASHBOARD_URI = "ui://neev-mcp/dashboard"  # the MCP Apps view (neev_mcp/ui/dashboard.html)
 AgentTool = Callable[[agent_tools.API, dict[str, Any], agent_tools.Env], Awaitable[agent_tools.Outcome]]
 # OAuth scopes (NEEV_MCP_AUTH=oauth); names fixed by docs/interface.md. A tool's scope follows from its annotations.
 READ_SCOPE, WRITE_SCOPE, DELETE_SCOPE = "neev:read", "neev:write", "neev:delete"
@@ -74,6 +75,21 @@ class Overlay:
     action: Action | None = None  # what a mutating tool does, in words
     rules: tuple[Rule, ...] = ()  # rules the spec states only in prose
     names_vms: bool = False  # its summary names the VMs that root disks are attached to (bounded extra reads)
+
+
+@dataclass(frozen=True)
+class UiBinding:
+    """MCP Apps (SEP-1865): the view a host renders with this tool's results, and who may call the tool.
+
+    Shown as `_meta.ui` only to clients that negotiated the extension; every other client sees the tool as before.
+    """
+
+    resource_uri: str = DASHBOARD_URI
+    visibility: tuple[str, ...] = ("model", "app")  # ("app",): callable by the view only, never offered to the model
+
+    @property
+    def app_only(self) -> bool:
+        return "model" not in self.visibility
 
 
 READ = Hints(read_only=True, destructive=False, idempotent=True)
@@ -151,6 +167,12 @@ class ToolDef:
     disabled: str = ""  # why the tool is off (its reviewed operation drifted in the loaded spec); "" when it is on
     uses: tuple[str, ...] = ()  # the tools it reads through: disabled with them
     catalogue: str | None = None  # 'regions', 'plans', ...: a GET listing what create_vm arguments are chosen from
+    ui: UiBinding | None = None  # MCP Apps binding (None: no view)
+
+    @property
+    def app_only(self) -> bool:
+        """Listed and callable only for MCP Apps clients, and there only by the view."""
+        return self.ui is not None and self.ui.app_only
 
     @property
     def repeatable(self) -> bool:
@@ -344,6 +366,7 @@ def _helpers(operations: list[Operation], defaults: Mapping[str, str]) -> list[T
             run=agent_tools.project_overview,
             output_schema=OVERVIEW_OUTPUT,
             uses=(VM.lister, ROOT_DISK.lister),
+            ui=UiBinding(),
         ),
         ToolDef(
             name="wait_for_vm",
@@ -366,6 +389,18 @@ def _helpers(operations: list[Operation], defaults: Mapping[str, str]) -> list[T
             output_schema=WAIT_OUTPUT,
             uses=(VM.getter,),
         ),
+        ToolDef(
+            name="dashboard_snapshot",
+            title="Dashboard snapshot",
+            description="For the dashboard view only: every VM of the project (bounded) with status, failure message, "
+            "IP and root disk, the root disks, and which actions this server offers.",
+            hints=READ,
+            input_schema=_obj(dict(scope), scope_required),
+            run=agent_tools.dashboard_snapshot,
+            output_schema=DASHBOARD_OUTPUT,
+            uses=(VM.lister, ROOT_DISK.lister),
+            ui=UiBinding(visibility=("app",)),
+        ),
     ]
 
 
@@ -380,6 +415,11 @@ OVERVIEW_OUTPUT: dict[str, Any] = {"type": "object", "properties": {
     "failed": {"type": "array"}, "in_transition": {"type": "array"}, "root_disk_total": _INT,
     "unattached_root_disks": {"type": "array"}, "unattached_total_gb": _INT, "reads": {"type": "object"},
     "list_cap": _INT}}
+
+DASHBOARD_OUTPUT: dict[str, Any] = {"type": "object", "properties": {
+    "org_id": _STR, "project_id": _STR, "complete": _BOOL, "actions": {"type": "array", "items": _STR},
+    "confirm": _STR, "vm_total": _INT, "vm_by_status": {"type": "object", "additionalProperties": _INT},
+    "vms": {"type": "array"}, "vm_cap": _INT, "root_disks": {"type": "object"}}}
 
 
 def _obj(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:

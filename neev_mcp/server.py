@@ -15,7 +15,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from mcp import MCPError
-from mcp.server import MCPServer
+from mcp.server import MCPServer, ServerRequestContext
+from mcp.server.apps import client_supports_apps
 from mcp.server.mcpserver import Context
 from mcp.server.request_state import RequestStateSecurity
 from mcp.types import (
@@ -23,12 +24,15 @@ from mcp.types import (
     CallToolResult,
     GetPromptResult,
     InputRequiredResult,
+    ListResourcesResult,
+    ListToolsResult,
+    PaginatedRequestParams,
     TextContent,
     Tool,
     ToolAnnotations,
 )
 
-from . import __version__, agent_tools, prompts, resources, summaries, telemetry, unclear, walker
+from . import __version__, agent_tools, prompts, resources, summaries, telemetry, unclear, view, walker
 from .bearer import request_bearer
 from .bounds import RequestBounds
 from .caller import granted_scopes
@@ -72,6 +76,7 @@ class NeevServer(MCPServer):
                 ttl=settings.confirm_ttl + 60,
             ),
             warn_on_duplicate_tools=False,
+            extensions=[view.extension()],  # MCP Apps: the ui:// dashboard and the capability
         )
         # not `settings`: MCPServer.settings is the SDK's own (its HTTP app reads it)
         self.config = settings
@@ -87,6 +92,9 @@ class NeevServer(MCPServer):
         self.reach = reach(self.registry)
         # metrics and the caller of each tool call (for audit lines); the SDK itself makes the call's span
         self.middleware.append(telemetry.ToolCallTelemetry(known_tools=lambda name: name in self.tools_by_name))
+        # the dashboard's buttons: the visible VM actions that destroy nothing (never a delete; none when read-only)
+        self.view_actions = tuple(t.action.verb for t in self.registry if t.kind is VM and t.action
+                                  and t.action.settles_at and not t.hints.destructive and self.visible(t))
         self.gate = Gate(settings, secret, now=self.now)
         reader = Reader(self)
         self.prompt_names = prompts.install(self, reader, {t.name for t in self.registry if self.visible(t)},
@@ -94,14 +102,31 @@ class NeevServer(MCPServer):
         resources.install(self, reader)
 
     # -- listing ---------------------------------------------------------------------------------------------------
-    def visible(self, tool: ToolDef) -> bool:
+    def visible(self, tool: ToolDef, apps: bool = False) -> bool:
+        """Listed and callable: disabled tools never; read-only mode hides writes; a view-only tool exists only for
+        MCP Apps clients."""
+        if tool.app_only and not apps:
+            return False
         return not tool.disabled and (tool.hints.read_only or not self.config.read_only)
 
-    async def list_tools(self) -> list[Tool]:
-        # An OAuth caller sees only what its token's scopes let it call (neev_mcp/caller.py: None = unrestricted).
+    async def list_tools(self, apps: bool = False) -> list[Tool]:
+        """`apps`: the client negotiated MCP Apps; any other client gets exactly the listing it always had.
+        An OAuth caller sees only what its token's scopes let it call (neev_mcp/caller.py: None = unrestricted)."""
         granted = granted_scopes()
-        return [to_mcp_tool(t) for t in self.registry
-                if self.visible(t) and (granted is None or t.scope in granted)] + await super().list_tools()
+        return [to_mcp_tool(t, apps) for t in self.registry
+                if self.visible(t, apps) and (granted is None or t.scope in granted)] + await super().list_tools()
+
+    async def _handle_list_tools(self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
+                                 ) -> ListToolsResult:
+        # The SDK's list_tools() has no request context; the listing depends on the client's Apps support.
+        return ListToolsResult(tools=await self.list_tools(apps=client_supports_apps(ctx)))
+
+    async def _handle_list_resources(self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
+                                     ) -> ListResourcesResult:
+        listed = await self.list_resources()
+        if not client_supports_apps(ctx):  # a ui:// view means nothing to a client that cannot render it
+            listed = [r for r in listed if not str(r.uri).startswith("ui://")]
+        return ListResourcesResult(resources=listed)
 
     def scope_for(self, method: str, params: Any) -> str | None:
         """The OAuth scope a JSON-RPC request needs (None: any valid token may send it; tools/list is filtered)."""
@@ -134,11 +159,12 @@ class NeevServer(MCPServer):
         self, name: str, arguments: dict[str, Any], context: Context | None = None
     ) -> CallToolResult | InputRequiredResult:
         tool = self.tools_by_name.get(name)
-        if tool is None:
-            return await super().call_tool(name, arguments, context)
+        apps = context is not None and client_supports_apps(context)
+        if tool is None or (tool.app_only and not apps):
+            return await super().call_tool(name, arguments, context)  # unknown to this client: the SDK's answer
         if tool.disabled:  # its reviewed operation drifted in the loaded spec
             return error_result(f"{tool.disabled} Nothing was sent.")
-        if not self.visible(tool):
+        if not self.visible(tool, apps):
             return error_result(
                 f"{name} is disabled: this server runs in read-only mode (--read-only / NEEV_READ_ONLY). "
                 "Nothing was changed."
@@ -233,7 +259,8 @@ class NeevServer(MCPServer):
         if tool.disabled:  # resources and prompts come here too
             raise NotConfigured(f"{tool.disabled} Nothing was sent.")
         if tool.run is not None:
-            env = agent_tools.Env(self.now, _progress_reporter(context), self.limits, self.reach)
+            env = agent_tools.Env(self.now, _progress_reporter(context), self.limits, self.reach, self.view_actions,
+                                  self.config.confirm)
             return await tool.run(self.api(token), args, env)
         assert tool.operation is not None and tool.summarise is not None
         api_args = {k: v for k, v in args.items() if k != CONFIRMATION_ARG}
@@ -324,8 +351,12 @@ class Reader:
         return [names[k] for k in sorted(names)]
 
 
-def to_mcp_tool(tool: ToolDef) -> Tool:
+def to_mcp_tool(tool: ToolDef, apps: bool = False) -> Tool:
+    """The tool as listed; `_meta.ui` (the Apps binding) only for a client that negotiated MCP Apps."""
     h = tool.hints
+    meta = None
+    if apps and tool.ui is not None:
+        meta = {"ui": {"resourceUri": tool.ui.resource_uri, "visibility": list(tool.ui.visibility)}}
     return Tool(
         name=tool.name,
         title=tool.title,
@@ -339,6 +370,7 @@ def to_mcp_tool(tool: ToolDef) -> Tool:
             idempotent_hint=h.idempotent,
             open_world_hint=h.open_world,
         ),
+        _meta=meta,
     )
 
 

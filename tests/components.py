@@ -1,10 +1,11 @@
-"""Outside components some tests need (redis-server, …): found here, skipped with a reason when absent, and a
-failure instead of a skip when NEEV_REQUIRE_COMPONENTS=1 (CI sets it in .ci/run, so a missing component cannot
-silently turn a race test into a skip).
+"""Outside components some tests need (redis-server, chromium, npm packages, …): found here, skipped with a reason
+when absent, and a failure instead of a skip when NEEV_REQUIRE_COMPONENTS=1 (CI sets it in .ci/run, so a missing
+component cannot silently turn a race test or the browser test into a skip).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -20,6 +21,12 @@ import pytest
 
 from .support.http import free_port, stop_process
 
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".cache"
+# Debian's chromium, run headless with nothing that phones home (no browser download anywhere)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
 
 def require(name: str, path: str | None, how: str) -> str:
     """`path` if the component is there; otherwise skip (or fail under NEEV_REQUIRE_COMPONENTS=1) saying `how`."""
@@ -33,6 +40,32 @@ def require(name: str, path: str | None, how: str) -> str:
 
 def redis_server_binary() -> str:
     return require("redis-server", shutil.which("redis-server"), "apt-get install -y redis-server")
+
+
+def chromium() -> str:
+    """Debian's chromium (`NEEV_CHROMIUM` may point at another build of it)."""
+    path = os.environ.get("NEEV_CHROMIUM") or shutil.which("chromium")
+    return require("chromium", path, "apt-get install -y chromium (scripts/ext-apps.sh does it)")
+
+
+def playwright_api() -> None:
+    """The Python playwright package, which drives that chromium (it never downloads a browser here)."""
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        require("the Python playwright package", None, "pip install -e '.[browser]'")
+
+
+def ext_apps_host_bundle() -> Path:
+    """The browser test's host script: tests/browser/host.js bundled with the official ext-apps AppBridge; its first
+    line names the hash of the source it was built from, so a stale bundle is never used."""
+    bundle = CACHE / "ext-apps" / "host.bundle.js"
+    source = ROOT / "tests" / "browser" / "host.js"
+    first = bundle.read_text(encoding="utf-8").split("\n", 1)[0] if bundle.is_file() else ""
+    current = f"sha256:{hashlib.sha256(source.read_bytes()).hexdigest()}" in first
+    require("the ext-apps host bundle (built from this tests/browser/host.js)", str(bundle) if current else None,
+            "bash scripts/ext-apps.sh (npm @modelcontextprotocol/ext-apps and esbuild into .cache/)")
+    return bundle
 
 
 def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
