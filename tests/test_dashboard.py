@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,6 +99,8 @@ def test_the_view_is_one_small_self_contained_document() -> None:
     html = view.html()
     size = len(html.encode())
     assert size < 40_000, f"the dashboard grew to {size} bytes"
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert f"{size:,} bytes" in readme, "the README states another size for the dashboard"
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.IGNORECASE)  # nothing from outside
     assert not re.search(r"@import|url\(|fetch\(|XMLHttpRequest|WebSocket|EventSource", html)
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)

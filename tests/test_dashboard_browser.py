@@ -37,9 +37,9 @@ TIMEOUT_MS = 20_000
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Proc]:
-    """The simulated NeevCloud over HTTP, at real-time speed so VMs really pass through 'stopping'."""
+    """The simulated NeevCloud over HTTP with a frozen clock: a VM stays in transition until a test advances time."""
     port = free_port()
-    proc = spawn("sandbox", ["-m", "neev_mcp.sandbox", "--port", str(port), "--speed", "1"], base_env(), port)
+    proc = spawn("sandbox", ["-m", "neev_mcp.sandbox", "--port", str(port), "--speed", "0"], base_env(), port)
     try:
         wait_ready(proc)
         yield proc
@@ -122,22 +122,35 @@ async def _screenshot(page: Any, name: str) -> None:
     await page.screenshot(path=str(DOCS / name))
 
 
-async def _quiet(view: Any) -> None:
-    """Nothing left in transition: the view stopped polling."""
-    await view.locator("#live[data-state='idle']").wait_for(timeout=TIMEOUT_MS)
+def _advance(sandbox: Proc, seconds: float) -> None:
+    httpx2.post(f"{sandbox.url}/_sandbox/clock/advance", json={"seconds": seconds}, timeout=5.0).raise_for_status()
+
+
+async def _calls(page: Any, name: str) -> int:
+    return int(await page.evaluate("(name) => window.__host.calls.filter((c) => c.name === name).length", name))
+
+
+async def _set_hidden(page: Any, hidden: bool) -> None:
+    """What the browser does when the user switches tab or the host hides the view."""
+    await page.frames[1].evaluate("""(hidden) => {
+        Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+        const state = hidden ? "hidden" : "visible";
+        Object.defineProperty(document, "visibilityState", { configurable: true, get: () => state });
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""", hidden)
 
 
 async def test_the_view_shows_the_sandbox_vms_by_status_and_a_dark_screenshot(sandbox: Proc) -> None:
+    truth = {vm["name"]: vm["status"] for vm in await _upstream_vms(sandbox)}
+    assert truth["etl-2"] == "provisioning"  # the seed's VM in transition (the clock is frozen)
     async with dashboard(sandbox, theme="dark") as (page, view):
-        await _quiet(view)
-        truth = {vm["name"]: vm["status"] for vm in await _upstream_vms(sandbox)}
         for name, status in truth.items():
             await _row(view, name).locator(".pill", has_text=status).wait_for(timeout=TIMEOUT_MS)
         tiles = {await t.locator(".k").inner_text(): await t.locator(".v").inner_text()
                  for t in await view.locator(".tile").all()}
         assert tiles == {"Running": str(sum(s == "running" for s in truth.values())),
                          "Stopped": str(sum(s == "stopped" for s in truth.values())),
-                         "In transition": "0",
+                         "In transition": "1",
                          "Failed": str(sum(s == "failed" for s in truth.values()))}
         failed = view.locator("#failed li")
         assert await failed.count() == 1
@@ -157,6 +170,7 @@ async def test_clicking_stop_sends_exactly_one_stop_vm_upstream_and_the_view_sho
         await row.get_by_role("button", name="Stop api-staging").click()
         await row.locator(".pill", has_text="stopping").wait_for(timeout=TIMEOUT_MS)
         heights.append((await view.locator("#vms").bounding_box())["height"])
+        _advance(sandbox, 10)  # the stop completes upstream; the view's next get_vm sees it
         await row.locator(".pill", has_text="stopped").wait_for(timeout=TIMEOUT_MS)
         heights.append((await view.locator("#vms").bounding_box())["height"])
         assert len(set(heights)) == 1, f"the VM list changed height while refreshing: {heights}"
@@ -191,6 +205,8 @@ async def test_under_neev_confirm_mutating_a_button_shows_the_servers_preview_an
         assert [r for r in sandbox_requests(sandbox, "POST")[before:] if r["path"].endswith("/stop")] == []
         await row.get_by_role("button", name="Stop web-1").click()
         await row.locator(".confirm").get_by_role("button", name="Stop web-1").click()
+        await row.locator(".pill", has_text="stopping").wait_for(timeout=TIMEOUT_MS)
+        _advance(sandbox, 10)
         await row.locator(".pill", has_text="stopped").wait_for(timeout=TIMEOUT_MS)
         stops = [r["path"] for r in sandbox_requests(sandbox, "POST")[before:] if r["path"].endswith("/stop")]
         assert stops == [f"/vm/api/v1/orgs/{ORG}/projects/{PROJECT}/vms/{db}/stop"]
@@ -203,3 +219,24 @@ async def test_at_a_narrow_width_nothing_overflows(sandbox: Proc) -> None:
             "() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0
         await _screenshot(page, "dashboard-narrow.png")
+
+
+async def test_polling_follows_a_transition_and_stops_while_the_view_is_hidden(sandbox: Proc) -> None:
+    async with dashboard(sandbox) as (page, view):
+        row = _row(view, "db-1")
+        await row.get_by_role("button", name="Start db-1").click()
+        await row.locator(".pill", has_text="starting").wait_for(timeout=TIMEOUT_MS)
+        await view.locator("#live[data-state='polling']").wait_for(timeout=TIMEOUT_MS)
+        await page.wait_for_function("window.__host.calls.some((c) => c.name === 'get_vm')", timeout=TIMEOUT_MS)
+        await _set_hidden(page, True)
+        await view.locator("#live-text", has_text="Paused while hidden").wait_for(timeout=TIMEOUT_MS)
+        await page.wait_for_timeout(500)  # a poll already in flight may still land
+        paused = await _calls(page, "get_vm")
+        await page.wait_for_timeout(6000)  # more than two polling intervals
+        assert await _calls(page, "get_vm") == paused
+        await _set_hidden(page, False)
+        await page.wait_for_function(f"window.__host.calls.filter((c) => c.name === 'get_vm').length > {paused}",
+                                     timeout=TIMEOUT_MS)
+        _advance(sandbox, 10)
+        await row.locator(".pill", has_text="running").wait_for(timeout=TIMEOUT_MS)
+        await row.get_by_role("button", name="Stop db-1").wait_for(timeout=TIMEOUT_MS)
