@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything the dashboard's browser test (tests/test_dashboard_browser.py) needs from outside, installed by name:
-#   - Debian's chromium (apt-get, only if /usr/bin/chromium is missing),
+#   - Debian's chromium and npm (apt-get, only if missing),
 #   - Node 22 (the `node` npm package) under .cache/node22,
 #   - @modelcontextprotocol/ext-apps (the official AppBridge, host side) and esbuild under .cache/ext-apps,
 # then bundles tests/browser/host.js into .cache/ext-apps/host.bundle.js. Idempotent; .cache/ is gitignored.
@@ -17,7 +17,10 @@ if [[ ! -x /usr/bin/chromium ]]; then
   echo "installing Debian's chromium" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-command -v npm >/dev/null || { echo "npm is required" >&2; exit 2; }
+if ! command -v npm >/dev/null; then
+  echo "installing Debian's npm" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+fi
 if [[ ! -x "$NODE" ]]; then
   echo "installing Node 22 into $CACHE/node22" >&2
   mkdir -p "$CACHE/node22" && (cd "$CACHE/node22" && npm init -y >/dev/null && npm install --no-fund --no-audit node@22 >&2)
@@ -30,8 +33,11 @@ if ! grep -qs "\"version\": \"$EXT_APPS_VERSION\"" "$DIR/node_modules/@modelcont
       "@modelcontextprotocol/ext-apps@$EXT_APPS_VERSION" "esbuild@$ESBUILD_VERSION" >&2)
 fi
 # Through esbuild's JS API: it finds the platform binary whether or not npm ran esbuild's install script.
+# The first line names the source's hash, so a test can tell a stale bundle from a current one.
+SOURCE_SHA="$(sha256sum "$ROOT/tests/browser/host.js" | cut -d' ' -f1)"
 (cd "$DIR" && NODE_PATH="$DIR/node_modules" "$NODE" -e '
   require("esbuild").buildSync({ entryPoints: [process.argv[1]], outfile: process.argv[2], bundle: true, minify: true,
-    format: "iife", platform: "browser", logLevel: "warning", nodePaths: [process.argv[3]] });' \
-  "$ROOT/tests/browser/host.js" "$DIR/host.bundle.js" "$DIR/node_modules")
+    format: "iife", platform: "browser", logLevel: "warning", nodePaths: [process.argv[3]],
+    banner: { js: "/* host.js sha256:" + process.argv[4] + " */" } });' \
+  "$ROOT/tests/browser/host.js" "$DIR/host.bundle.js" "$DIR/node_modules" "$SOURCE_SHA")
 echo "ext-apps host bundle: $DIR/host.bundle.js ($(wc -c <"$DIR/host.bundle.js") bytes)"

@@ -26,7 +26,7 @@ from mcp.client.extension import advertise
 from neev_mcp.sandbox import DEFAULT_TOKEN
 
 from . import components
-from .http_support import ORG, PROJECT, VM_IDS, Proc, base_env, free_port, sandbox_requests, spawn, wait_ready
+from .support.http import ORG, PROJECT, VM_IDS, Proc, base_env, free_port, sandbox_requests, spawn, wait_ready
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 HOST_DIR = Path(__file__).parent / "browser"
