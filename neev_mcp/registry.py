@@ -389,6 +389,13 @@ def _helpers(operations: list[Operation], defaults: Mapping[str, str]) -> list[T
             output_schema=WAIT_OUTPUT,
             uses=(VM.getter,),
         ),
+        *_view_tools(scope, scope_required),
+    ]
+
+
+def _view_tools(scope: dict[str, Any], scope_required: list[str]) -> list[ToolDef]:
+    """Tools only an MCP Apps view calls (`visibility: ["app"]`); other clients never see them."""
+    return [
         ToolDef(
             name="dashboard_snapshot",
             title="Dashboard snapshot",
