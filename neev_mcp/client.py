@@ -299,7 +299,7 @@ def _interpret(
                                   "where a JSON object was expected.")
             return APIResponse(status, None)
         try:
-            return APIResponse(status, clean.value(response.json()))
+            return APIResponse(status, clean.value(response.json(), raw=response.content))
         except ValueError:
             kind = clean.excerpt(response.headers.get("content-type", "unknown content type"), 100)
             raise BadResponse(f"NeevCloud answered {op.tool_name} with HTTP {status} but the body is not valid "

@@ -113,3 +113,29 @@ def test_every_fragment_of_16_or_more_characters_is_found_wherever_it_starts_and
             assert fragments_in(TOKEN, json.dumps(clean.value({"k": [f"said: {wrapped}."]}))) == [], (start, length)
     assert clean.text(f"x {TOKEN[:MIN_FRAGMENT - 1]} y") == f"x {TOKEN[:MIN_FRAGMENT - 1]} y"  # 15 characters stay
     assert clean.value({"id": "6f1c2b7e-0d2a-4c1e-9a55-2b8f3f6f9a10"}) == {"id": "6f1c2b7e-0d2a-4c1e-9a55-2b8f3f6f9a10"}
+
+
+@pytest.mark.parametrize("encode", [
+    pytest.param(lambda s: json.dumps({"data": [{"name": s}]}), id="verbatim"),
+    pytest.param(lambda s: json.dumps({"data": [{"name": s}]}).replace(s[20], "\\u%04x" % ord(s[20])),
+                 id="a character as a \\u escape"),
+    pytest.param(lambda s: json.dumps({"data": [{"name": s.replace(".", "\u00a0.")}]}, ensure_ascii=False),
+                 id="non-ASCII whitespace inside"),
+    pytest.param(lambda s: json.dumps({"data": [{"name": "\n".join(s[i:i + 9] for i in range(0, len(s), 9))}]}),
+                 id="wrapped (escaped newlines)"),
+    pytest.param(lambda s: json.dumps({"data": [{s: 1}]}), id="as a key"),
+])
+def test_the_raw_body_shortcut_never_lets_an_encoded_token_through(encode) -> None:  # type: ignore[no-untyped-def]
+    """Pages are checked on their raw JSON text first (the fast path of a 100,000-VM walk); an echo hidden by JSON
+    escapes or non-ASCII whitespace must still be found, in the parsed value."""
+    raw = encode(f"echo: {TOKEN}").encode()
+    cleaned = scrubber(TOKEN).value(json.loads(raw), raw=raw)
+    assert fragments_in(TOKEN, json.dumps(cleaned, ensure_ascii=False).replace("\u00a0", "")) == []
+    assert REDACTED in json.dumps(cleaned)
+
+
+def test_a_clean_page_is_settled_from_its_raw_text_and_returned_as_it_is() -> None:
+    page = {"data": [{**sample_vm(), "id": f"vm-{i}"} for i in range(100)], "pagination": {"total_pages": 1}}
+    raw = json.dumps(page).encode()
+    parsed = json.loads(raw)
+    assert scrubber(TOKEN).value(parsed, raw=raw) is parsed
