@@ -117,7 +117,7 @@ def test_every_fragment_of_16_or_more_characters_is_found_wherever_it_starts_and
 
 @pytest.mark.parametrize("encode", [
     pytest.param(lambda s: json.dumps({"data": [{"name": s}]}), id="verbatim"),
-    pytest.param(lambda s: json.dumps({"data": [{"name": s}]}).replace(s[20], "\\u%04x" % ord(s[20])),
+    pytest.param(lambda s: json.dumps({"data": [{"name": s}]}).replace(s[20], f"\\u{ord(s[20]):04x}"),
                  id="a character as a \\u escape"),
     pytest.param(lambda s: json.dumps({"data": [{"name": s.replace(".", "\u00a0.")}]}, ensure_ascii=False),
                  id="non-ASCII whitespace inside"),
