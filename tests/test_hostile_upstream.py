@@ -139,3 +139,12 @@ def test_a_clean_page_is_settled_from_its_raw_text_and_returned_as_it_is() -> No
     raw = json.dumps(page).encode()
     parsed = json.loads(raw)
     assert scrubber(TOKEN).value(parsed, raw=raw) is parsed
+
+
+def test_the_raw_body_shortcut_finds_every_fragment_at_every_offset() -> None:
+    """The shortcut reads the body in 8-byte blocks: a 16-character fragment is caught wherever it falls."""
+    clean = scrubber(TOKEN)
+    for pad in range(8):
+        for start in range(len(TOKEN) - MIN_FRAGMENT + 1):
+            raw = json.dumps({"p": "x" * pad, "m": TOKEN[start:start + MIN_FRAGMENT]}).encode()
+            assert clean.value(json.loads(raw), raw=raw)["m"] == REDACTED, (pad, start)
