@@ -3,7 +3,8 @@
 The host page (tests/browser/host.*) renders `ui://neev-mcp/dashboard` in a sandboxed iframe with the CSP the
 resource declares, and forwards the view's requests to a real neev-mcp process (stdio, `python -m neev_mcp`) through
 a Python `mcp.Client` that advertises MCP Apps; that server talks to the sandbox over HTTP (`neev-mcp sandbox`), whose
-request log shows exactly what reached "NeevCloud". Screenshots land in docs/ for the README.
+request log shows exactly what reached "NeevCloud". Screenshots land in a temporary folder, or in docs/ for the README
+with NEEV_UPDATE_SCREENSHOTS=1 (a test run never edits tracked files otherwise).
 
 Needs chromium, the Python playwright package and the ext-apps bundle (scripts/ext-apps.sh); see tests/components.py.
 """
@@ -11,8 +12,10 @@ Needs chromium, the Python playwright package and the ext-apps bundle (scripts/e
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,6 +34,7 @@ from .support.http import ORG, PROJECT, VM_IDS, Proc, base_env, free_port, sandb
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 HOST_DIR = Path(__file__).parent / "browser"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+SHOTS = DOCS if os.environ.get("NEEV_UPDATE_SCREENSHOTS") == "1" else Path(tempfile.mkdtemp(prefix="neev-shots-"))
 APPS = advertise("io.modelcontextprotocol/ui", {"mimeTypes": ["text/html;profile=mcp-app"]})
 TIMEOUT_MS = 20_000
 
@@ -119,7 +123,7 @@ async def _screenshot(page: Any, name: str) -> None:
     await page.wait_for_timeout(600)  # the view's last size-change applied
     height = await page.evaluate("document.documentElement.scrollHeight")
     await page.set_viewport_size({"width": page.viewport_size["width"], "height": height})
-    await page.screenshot(path=str(DOCS / name))
+    await page.screenshot(path=str(SHOTS / name))
 
 
 def _advance(sandbox: Proc, seconds: float) -> None:
