@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 
-from . import dashboard, overview, summaries, walker
+from . import dashboard, options, overview, summaries, walker
 from .client import NeevClient, RetryPolicy
 from .errors import NeevError, NotConfigured, NotFound
 from .kinds import ROOT_DISK, VM, scope_label, scope_of
@@ -100,6 +100,8 @@ class Env:
     # what the dashboard view may offer: the verbs of the visible, non-destructive VM actions, and NEEV_CONFIRM
     view_actions: tuple[str, ...] = ()
     confirm: str = "destructive"
+    # 'regions' / 'plans' / … → the read tool listing NeevCloud's full catalogue of them (registry.catalogues)
+    catalogues: Mapping[str, str] = field(default_factory=dict)
 
 
 # -- whole-project reads: every page through the walker -----------------------------------------------------------
@@ -142,6 +144,31 @@ async def dashboard_snapshot(api: API, args: dict[str, Any], env: Env) -> Outcom
     disks = walker.Collection(ROOT_DISK.lister, "root disks", tally.add_disks)
     result = await walk(api, scope_of(args), [vms, disks], env.limits, env.progress)
     return Outcome(*dashboard.snapshot(args, tally, result.complete, actions=env.view_actions, confirm=env.confirm))
+
+
+async def vm_options(api: API, args: dict[str, Any], env: Env) -> Outcome:
+    """The values create_vm's arguments are chosen from: a catalogue operation's where the loaded spec has one, and
+    what the project's VMs and root disks use (one walk, a bounded streaming tally)."""
+    scope = scope_of(args)
+    found = {key: await read_catalogue(api, tool, key, scope) for key, tool in env.catalogues.items()}
+    tally = options.OptionsTally()
+    vms = walker.Collection(VM.lister, "VMs", tally.add_vms)
+    disks = walker.Collection(ROOT_DISK.lister, "root disks", tally.add_disks)
+    result = await walk(api, scope, [vms, disks], env.limits, env.progress)
+    data = {"catalogues": found, "reads": {"vms": result.reads[vms.tool], "root_disks": result.reads[disks.tool]},
+            "walk": result.info()}
+    return Outcome(options.options_text(args, tally, data), options.options_structured(args, tally, data))
+
+
+async def read_catalogue(api: API, tool_name: str, category: str, scope: Mapping[str, Any]) -> options.Catalogue:
+    """One catalogue operation, called with the scope arguments it takes; a failure is reported, never raised (the
+    project's own values are the fallback)."""
+    takes = api.tools[tool_name].input_schema.get("properties") or {}
+    try:
+        data = await api.call(tool_name, {k: v for k, v in scope.items() if k in takes})
+    except NeevError as exc:
+        return options.Catalogue(tool_name, problem=exc.message)
+    return options.catalogue_from(tool_name, category, data)
 
 
 # -- root-disk summaries: name the VMs -----------------------------------------------------------------------------

@@ -203,7 +203,7 @@ def _overview(args: Obj, t: OverviewTally, data: Obj, now: dt.datetime, n: int) 
     scope = scope_label(args)
     total = t.vm_total
     lines = [f"Project {scope}: {plural(total, 'VM')}" + (f" — {tally(t.by_status.elements())}." if total else ".")]
-    lines += _incomplete(data.get("reads") or {}, data.get("walk") or {})
+    lines += incomplete_notes(data.get("reads") or {}, data.get("walk") or {})
     lines += _failed_lines(t, n)
     if t.moving.count:
         lines.append(f"In transition ({t.moving.count}) — follow with wait_for_vm:")
@@ -253,7 +253,7 @@ def _disk_lines(t: OverviewTally, now: dt.datetime, n: int) -> list[str]:
 _READS = (("vms", VM), ("root_disks", ROOT_DISK))  # the collections an overview reads, by their key in `reads`
 
 
-def _incomplete(reads: Obj, walk: Obj) -> list[str]:
+def incomplete_notes(reads: Obj, walk: Obj) -> list[str]:
     """Never truncate silently: say how far the walk got, which pages were not read, and how to read them."""
     notes = []
     for key, kind in _READS:

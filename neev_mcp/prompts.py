@@ -11,7 +11,8 @@ A prompt file is front matter between two `---` lines, then the template body:
       - name: vm
         description: The VM to remove.   # required
         required: true                   # required; `true` or `false`
-        complete: vm                     # optional; `vm` offers VM names through completion/complete
+        complete: vm                     # optional; what completion/complete offers: `vm` (VM names) or `region`,
+                                         # `vm_config`, `plan`, `image` (the values vm_options shows)
         default: ask the user            # optional arguments only, and then required: the text used when omitted
     ---
     Body with {{vm}} placeholders.
@@ -63,9 +64,11 @@ PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 TOP_KEYS = {"name", "title", "description", "tools", "arguments"}
 REQUIRED_TOP_KEYS = ("name", "title", "description", "tools")
 ARG_KEYS = {"name", "description", "required", "default", "complete"}
-COMPLETION_SOURCES = {"vm"}  # where an argument's values come from in completion/complete
+# an argument's `complete:` source → the vm_options category whose values completion offers
+OPTION_SOURCES = {"region": "regions", "vm_config": "vm_configs", "plan": "plans", "image": "images"}
+COMPLETION_SOURCES = {"vm", *OPTION_SOURCES}  # where an argument's values come from in completion/complete
 MAX_COMPLETIONS = 100  # the protocol's limit per completion result
-COMPLETION_DEADLINE = 3.0  # seconds a completion may spend reading VM names (a person is typing)
+COMPLETION_DEADLINE = 3.0  # seconds a completion may spend reading the project (a person is typing)
 MAX_ARGUMENT_LENGTH = 2000  # a prompt argument is a name or a sentence, never a document
 
 
@@ -346,6 +349,8 @@ def _completion_handler(
         elif isinstance(ref, ResourceTemplateReference) and ref.uri == VM_TEMPLATE and argument.name == VM.id_arg:
             # the VM resource takes a name as well as an id, and names are what a person types
             source = "vm"
+        if source in OPTION_SOURCES:
+            return matching(await reader.option_values(OPTION_SOURCES[source]), argument.value)
         if source != "vm":
             return None
         return matching(await reader.vm_names(argument.value), argument.value)

@@ -75,6 +75,7 @@ class Overlay:
     action: Action | None = None  # what a mutating tool does, in words
     rules: tuple[Rule, ...] = ()  # rules the spec states only in prose
     names_vms: bool = False  # its summary names the VMs that root disks are attached to (bounded extra reads)
+    options_tool: str = ""  # the tool listing the values its arguments are chosen from (named in its refusals)
 
 
 @dataclass(frozen=True)
@@ -105,11 +106,13 @@ OVERLAYS: dict[str, Overlay] = {
     "createVM": Overlay("Create VM", Hints(read_only=False, destructive=False, idempotent=False),
                         summaries.summarise_vm_created,
                         "Returns at once with status 'pending'; call wait_for_vm with target_status 'running' to await "
-                        "it. Not idempotent: if a call fails without an answer, check list_vms for the name first.",
+                        "it. Not idempotent: if a call fails without an answer, check list_vms for the name first. "
+                        "vm_options lists the regions, VM configurations, plans, images and attachable root disks to "
+                        "choose from.",
                         action=Action("create", "created", creates=VM,
                                       unsure=" The VM may or may not have been created: call list_vms and look for its "
                                       "name before trying again, so that no duplicate VM is created."),
-                        rules=(no_ssh_port,)),
+                        rules=(no_ssh_port,), options_tool="vm_options"),
     "getVM": Overlay("Get VM", READ, summaries.summarise_vm, "Includes status, failure message, IP, ports, disks and "
                      "next steps.", kind=VM),
     "deleteVM": Overlay("Delete VM", DELETE, summaries.summarise_deleted, "Destructive: asks the user to confirm "
@@ -166,6 +169,7 @@ class ToolDef:
     unreviewed: bool = False
     disabled: str = ""  # why the tool is off (its reviewed operation drifted in the loaded spec); "" when it is on
     uses: tuple[str, ...] = ()  # the tools it reads through: disabled with them
+    options_tool: str = ""  # the tool listing the values its arguments are chosen from: named when they are refused
     catalogue: str | None = None  # 'regions', 'plans', ...: a GET listing what create_vm arguments are chosen from
     ui: UiBinding | None = None  # MCP Apps binding (None: no view)
 
@@ -238,6 +242,7 @@ def build_registry(
                 action=overlay.action,
                 rules=overlay.rules,
                 names_vms=overlay.names_vms,
+                options_tool=overlay.options_tool,
                 gated=is_gated,
                 uses=(overlay.kind.getter,) if is_gated and overlay.kind else (),  # its preview reads the target
             )
@@ -389,7 +394,28 @@ def _helpers(operations: list[Operation], defaults: Mapping[str, str]) -> list[T
             output_schema=WAIT_OUTPUT,
             uses=(VM.getter,),
         ),
+        *_option_tools(scope, scope_required),
         *_view_tools(scope, scope_required),
+    ]
+
+
+def _option_tools(scope: dict[str, Any], scope_required: list[str]) -> list[ToolDef]:
+    """Discovery: what create_vm's arguments can be."""
+    return [
+        ToolDef(
+            name="vm_options",
+            title="VM options",
+            description="What create_vm's arguments can be: the regions, VM configurations (with the GPU counts "
+            "seen), plans and images in use in the project, each with how many VMs use it and one example VM, and "
+            "the unattached root disks that attach_disk_request can take. These are the values seen in the "
+            "project's VMs and root disks, not the full NeevCloud catalogue (unless the API offers one). Call it "
+            "before create_vm.",
+            hints=READ,
+            input_schema=_obj(dict(scope), scope_required),
+            run=agent_tools.vm_options,
+            output_schema=OPTIONS_OUTPUT,
+            uses=(VM.lister, ROOT_DISK.lister),
+        ),
     ]
 
 
@@ -422,6 +448,14 @@ OVERVIEW_OUTPUT: dict[str, Any] = {"type": "object", "properties": {
     "failed": {"type": "array"}, "in_transition": {"type": "array"}, "root_disk_total": _INT,
     "unattached_root_disks": {"type": "array"}, "unattached_total_gb": _INT, "reads": {"type": "object"},
     "list_cap": _INT}}
+
+_OPTION = {"type": "object", "properties": {
+    "argument": _STR, "source": {"type": "string", "enum": ["project", "catalogue"]}, "total": _INT,
+    "values": {"type": "array", "items": {"type": "object"}}, "more": _INT}}
+OPTIONS_OUTPUT: dict[str, Any] = {"type": "object", "properties": {
+    "complete": _BOOL, "note": _STR, "vm_total": _INT, "root_disk_total": _INT, "regions": _OPTION,
+    "vm_configs": _OPTION, "plans": _OPTION, "images": _OPTION, "attachable_root_disks": {"type": "object"},
+    "reads": {"type": "object"}, "list_cap": _INT}}
 
 DASHBOARD_OUTPUT: dict[str, Any] = {"type": "object", "properties": {
     "org_id": _STR, "project_id": _STR, "complete": _BOOL, "actions": {"type": "array", "items": _STR},

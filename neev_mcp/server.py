@@ -32,16 +32,16 @@ from mcp.types import (
     ToolAnnotations,
 )
 
-from . import __version__, agent_tools, prompts, resources, summaries, telemetry, unclear, view, walker
+from . import __version__, agent_tools, options, prompts, resources, summaries, telemetry, unclear, view, walker
 from .bearer import request_bearer
 from .bounds import RequestBounds
 from .caller import granted_scopes
 from .client import NeevClient, RetryPolicy, Timeouts
 from .config import ConfigurationError, Settings
-from .errors import InvalidArguments, NeevError, NotConfigured
+from .errors import APIError, InvalidArguments, NeevError, NotConfigured
 from .gate import Gate, derive_key
-from .kinds import CONFIRMATION_ARG, SCOPE_ARGS, VM, scope_of
-from .registry import CONFIRM_POLICIES, READ_SCOPE, ToolDef, build_registry, not_offered, reach
+from .kinds import CONFIRMATION_ARG, ROOT_DISK, SCOPE_ARGS, VM, scope_of
+from .registry import CONFIRM_POLICIES, READ_SCOPE, ToolDef, build_registry, catalogues, not_offered, reach
 from .spec.source import LoadedSpec, SpecError, load_source, vendored_spec
 from .text import clip
 from .validation import normalise_integers, violations
@@ -90,6 +90,8 @@ class NeevServer(MCPServer):
         announce_spec(self.spec, self.registry)
         self.tools_by_name = {t.name: t for t in self.registry}
         self.reach = reach(self.registry)
+        # 'regions' / 'plans' / … → the loaded spec's catalogue operation listing them in full (vm_options reads it)
+        self.catalogue_tools = {key: t.name for key, t in catalogues(self.registry).items()}
         # metrics and the caller of each tool call (for audit lines); the SDK itself makes the call's span
         self.middleware.append(telemetry.ToolCallTelemetry(known_tools=lambda name: name in self.tools_by_name))
         # the dashboard's buttons: the visible VM actions that destroy nothing (never a delete; none when read-only)
@@ -260,7 +262,7 @@ class NeevServer(MCPServer):
             raise NotConfigured(f"{tool.disabled} Nothing was sent.")
         if tool.run is not None:
             env = agent_tools.Env(self.now, _progress_reporter(context), self.limits, self.reach, self.view_actions,
-                                  self.config.confirm)
+                                  self.config.confirm, self.catalogue_tools)
             return await tool.run(self.api(token), args, env)
         assert tool.operation is not None and tool.summarise is not None
         api_args = {k: v for k, v in args.items() if k != CONFIRMATION_ARG}
@@ -271,9 +273,12 @@ class NeevServer(MCPServer):
                                               repeatable=tool.repeatable, unsure=tool.unsure)
         except NeevError as exc:  # a mutation whose answer was lost: look whether it happened before saying so
             settled = await unclear.settle(self.api(token), tool, api_args, exc, started, self.now)
-            if settled is None:
+            if settled is not None:
+                return settled
+            refused = options_refusal(tool, exc)
+            if refused is None:
                 raise
-            return settled
+            return refused
         try:
             names = await self._vm_names(tool, api_args, response.data, token) if tool.names_vms else {}
             answer = summaries.Answer(tool.name, api_args, response.data, self.now(), tool.kind, tool.action, target,
@@ -349,6 +354,40 @@ class Reader:
             log.warning("completion could not list VMs: %s", exc.message)
             return []
         return [names[k] for k in sorted(names)]
+
+    async def option_values(self, category: str) -> list[str]:
+        """One vm_options category's values, for completion, or none when they cannot be known: the catalogue's when
+        the loaded spec has one, else those of the configured project (most used first), read through the walker
+        within prompts.COMPLETION_DEADLINE."""
+        if self.default_scope is None:
+            return []
+        server, scope = self._server, self.default_scope
+        api = server.api(None)
+        tool = server.catalogue_tools.get(category)
+        if tool is not None:
+            found = await agent_tools.read_catalogue(api, tool, category, scope)
+            if not found.problem:
+                return list(dict.fromkeys(e["id"] for e in found.entries))
+        tally = options.OptionsTally()
+        collections = [walker.Collection(VM.lister, "VMs", tally.add_vms),
+                       walker.Collection(ROOT_DISK.lister, "root disks", tally.add_disks)]
+        try:
+            await agent_tools.walk(api, scope, collections, server.limits,
+                                   deadline=min(server.limits.deadline, prompts.COMPLETION_DEADLINE))
+        except NeevError as exc:
+            log.warning("completion could not list the project's %s: %s", category, exc.message)
+            return []
+        rows = options.category_rows(tally, options.BY_KEY[category], None)
+        return list(dict.fromkeys(row["id"] for row in rows))
+
+
+def options_refusal(tool: ToolDef, exc: NeevError) -> agent_tools.Outcome | None:
+    """A refused create (400/404) about a region, configuration, plan or image: the upstream message kept whole, the
+    valid values it names passed on, and the tool that lists the options named (None: any other failure)."""
+    if not tool.options_tool or not isinstance(exc, APIError) or exc.status not in (400, 404):
+        return None
+    found = options.refusal_with_options(exc.message, exc.api_message, exc.to_structured(), tool.options_tool)
+    return agent_tools.Outcome(*found, is_error=True) if found else None
 
 
 def to_mcp_tool(tool: ToolDef, apps: bool = False) -> Tool:

@@ -177,7 +177,7 @@ class CloudState:
         body = validate_create_vm(body)
         root = body["root_disk"]
         create_req, attach_req = root.get("create_disk_request"), root.get("attach_disk_request")
-        check_catalog(body["region_id"], create_req["image_id"] if create_req else None)
+        check_catalog(body, create_req["image_id"] if create_req else None)
         now = self.clock.now()
         vm_id = self.next_id(org_id, project_id, "vm")
         if attach_req:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # jsonschema is imported on first validation: `neev-mcp --san
 SPEC_URI = "urn:neevcloud:vm-openapi"
 REGIONS: tuple[str, ...] = ("in-mum-1", "in-del-1")
 IMAGES: tuple[str, ...] = ("ubuntu-24.04", "ubuntu-22.04", "debian-12")
+VM_CONFIGS: tuple[str, ...] = ("vcpu-2-ram-8", "vcpu-4-ram-16", "vcpu-8-ram-32", "gpu-h100-1", "gpu-l40s-1")
+PLANS: tuple[str, ...] = ("hourly", "monthly")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 _NAME_HINT = "use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 20 characters"
@@ -137,12 +139,13 @@ def validate_create_vm(body: Any) -> dict[str, Any]:
     return body
 
 
-def check_catalog(region_id: str, image_id: str | None) -> None:
-    """Unknown region or image → 404, listing what exists so the caller can self-correct."""
-    if region_id not in REGIONS:
-        raise ApiError(404, "not_found", f"region {region_id!r} not found; valid regions: {', '.join(REGIONS)}")
-    if image_id is not None and image_id not in IMAGES:
-        raise ApiError(404, "not_found", f"image {image_id!r} not found; valid images: {', '.join(IMAGES)}")
+def check_catalog(body: Mapping[str, Any], image_id: str | None) -> None:
+    """An unknown region, VM configuration, plan or image → 404 listing the values that exist, as the real API
+    sometimes does, so the caller can self-correct."""
+    for value, noun, known in ((body["region_id"], "region", REGIONS), (body["vm_config_id"], "VM configuration",
+                               VM_CONFIGS), (body["plan_id"], "plan", PLANS), (image_id, "image", IMAGES)):
+        if value is not None and value not in known:
+            raise ApiError(404, "not_found", f"{noun} {value!r} not found; valid {noun}s: {', '.join(known)}")
 
 
 def parse_uuid(value: str, param: str) -> str:
