@@ -39,6 +39,20 @@ CREATE = {
 }
 
 
+def choose(found: dict[str, Any]) -> dict[str, Any]:
+    """What the scripted agent picks from vm_options: the most used region, plan and image, and the most used
+    configuration without GPUs (the CREATE defaults where vm_options has nothing)."""
+    def first(key: str, usable: Any = lambda row: True) -> str | None:
+        rows = (found.get(key) or {}).get("values") or []
+        return next((row["id"] for row in rows if usable(row)), None)
+
+    disk = dict(CREATE["root_disk"]["create_disk_request"])
+    disk["image_id"] = first("images") or disk["image_id"]
+    return {**CREATE, "region_id": first("regions") or CREATE["region_id"], "plan_id": first("plans") or
+            CREATE["plan_id"], "vm_config_id": first("vm_configs", lambda row: not any(row.get("gpu_counts") or []))
+            or CREATE["vm_config_id"], "root_disk": {"create_disk_request": disk}}
+
+
 def header(number: int | str, title: str) -> None:
     print(f"\n── {number}. {title} " + "─" * max(3, WIDTH - len(title) - 8))
 
@@ -89,8 +103,9 @@ async def session(client: Client) -> None:
     header(2, "project_overview — the whole project in one answer")
     await call(client, "project_overview", {})
 
-    header(3, "create_vm")
-    created = await call(client, "create_vm", CREATE)
+    header(3, "vm_options, then create_vm with the values it shows")
+    found = (await call(client, "vm_options", {})).structured_content or {}
+    created = await call(client, "create_vm", choose(found))
     vm_id = (created.structured_content or {}).get("id")
     if created.is_error or not vm_id:
         raise SystemExit("demo: create_vm failed; see above")

@@ -231,9 +231,9 @@ def options_text(args: Obj, tally: OptionsTally, data: Obj) -> str:
 
 def _options_text(args: Obj, tally: OptionsTally, data: Obj, n: int) -> str:
     catalogues: Mapping[str, Catalogue] = data.get("catalogues") or {}
-    head = (f"create_vm options in project {scope_label(args)} ({plural(tally.vm_total, 'VM')}, "
+    head = (f"Options for create_vm in project {scope_label(args)} ({plural(tally.vm_total, 'VM')}, "
             f"{plural(tally.disk_total, 'root disk')} read). {_note(catalogues)}")
-    lines = [head, *incomplete_notes(data.get("reads") or {}, data.get("walk") or {})]
+    lines = [head, *incomplete_notes(data.get("reads") or {}, data.get("walk") or {}, "vm_options")]
     if not tally.vm_total and not tally.disk_total and not any(not c.problem for c in catalogues.values()):
         lines.append("No VMs or root disks yet, so no values are known here: ask the user for region_id, "
                      "vm_config_id, plan_id and image_id (a refused create_vm may name the valid ones).")

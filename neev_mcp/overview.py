@@ -253,7 +253,7 @@ def _disk_lines(t: OverviewTally, now: dt.datetime, n: int) -> list[str]:
 _READS = (("vms", VM), ("root_disks", ROOT_DISK))  # the collections an overview reads, by their key in `reads`
 
 
-def incomplete_notes(reads: Obj, walk: Obj) -> list[str]:
+def incomplete_notes(reads: Obj, walk: Obj, answer: str = "the overview") -> list[str]:
     """Never truncate silently: say how far the walk got, which pages were not read, and how to read them."""
     notes = []
     for key, kind in _READS:
@@ -271,7 +271,7 @@ def incomplete_notes(reads: Obj, walk: Obj) -> list[str]:
             got = (f"after {r.get('pages_read', 0)} of {r['total_pages']} pages of {noun}; {r.get('items_read', 0)} "
                    f"of {r.get('total_items', '?')} {noun} were read and the figures below cover only those")
         notes.append(f"INCOMPLETE: {why} {got}. {tool} with limit=100 and page = {missing} shows the rest "
-                     "(or ask again: a larger NEEV_OVERVIEW_DEADLINE lets the overview read everything).")
+                     f"(or ask again: a larger NEEV_OVERVIEW_DEADLINE lets {answer} read everything).")
     return notes
 
 

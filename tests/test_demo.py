@@ -11,7 +11,8 @@ import pytest
 from neev_mcp.demo import main
 
 TOOLS = ["list_vms", "create_vm", "get_vm", "delete_vm", "list_root_disk_volumes", "get_root_disk_volume",
-         "delete_root_disk_volume", "start_vm", "stop_vm", "restart_vm", "project_overview", "wait_for_vm"]
+         "delete_root_disk_volume", "start_vm", "stop_vm", "restart_vm", "project_overview", "wait_for_vm",
+         "vm_options"]
 FULL_TOKEN = re.compile(r"confirmation_token=\"?[^\s\"…]{12,}")
 
 
@@ -21,7 +22,7 @@ def check_transcript(out: str) -> None:
     assert headers == [
         "── 1. tools/list — what the agent is offered",
         "── 2. project_overview — the whole project in one answer",
-        "── 3. create_vm",
+        "── 3. vm_options, then create_vm with the values it shows",
         "── 4. wait_for_vm until it runs (MCP progress notifications)",
         "── 5. stop_vm, then wait until stopped",
         "── 6. start_vm, then wait until running",
@@ -35,6 +36,11 @@ def check_transcript(out: str) -> None:
     first = r"  Project demo-org/demo-project: 6 VMs — (3 running, 1 stopped, 1 failed, 1 (provisioning|starting)|" \
             r"4 running, 1 stopped, 1 failed)\."
     assert any(re.fullmatch(first, line) for line in lines), [x for x in lines if "Project demo-org" in x]
+    assert any(line.startswith("  Options for create_vm in project demo-org/demo-project (6 VMs, 7 root disks read).")
+               for line in lines)
+    # the agent picks from what vm_options showed: the most used region, plan and image, a configuration without GPUs
+    assert re.search(r'→ create_vm \{"name": "demo-web", "region_id": "in-mum-1", "vm_config_id": "vcpu-8-ram-32",'
+                     r'\s+"plan_id": "hourly", .*"image_id": "ubuntu-24.04"', out, re.DOTALL)
     assert any(line.startswith("  Create requested: VM demo-web (") for line in lines)
     progress = [line for line in lines if line.startswith("    … progress ")]
     assert any("demo-web (" in line and ": pending (in transition" in line for line in progress)

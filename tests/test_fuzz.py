@@ -32,7 +32,7 @@ from .support import text as text_of
 
 TOOLS = ["list_vms", "create_vm", "get_vm", "delete_vm", "start_vm", "stop_vm", "restart_vm",
          "list_root_disk_volumes", "get_root_disk_volume", "delete_root_disk_volume", "project_overview",
-         "wait_for_vm"]
+         "wait_for_vm", "vm_options"]
 TOTAL = int(os.environ.get("NEEV_FUZZ_EXAMPLES", "400"))
 WEIGHT = {"create_vm": 4}  # the one deep schema gets more of the budget
 _SHARES = 2 * (len(TOOLS) + sum(w - 1 for w in WEIGHT.values()))  # valid + invalid, per weighted tool

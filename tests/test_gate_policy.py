@@ -18,7 +18,7 @@ from .support.gate import MODES, User, events, upstream
 pytestmark = pytest.mark.anyio
 
 READ_TOOLS = ["list_vms", "get_vm", "list_root_disk_volumes", "get_root_disk_volume", "project_overview",
-              "wait_for_vm"]
+              "wait_for_vm", "vm_options"]
 
 
 # -- read-only -------------------------------------------------------------------------------------------------------

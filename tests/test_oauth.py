@@ -35,7 +35,7 @@ from .test_http import MCP_HEADERS, approve_by_typing_the_name, connect
 pytestmark = pytest.mark.slow
 
 READ_TOOLS = {"list_vms", "get_vm", "list_root_disk_volumes", "get_root_disk_volume", "project_overview",
-              "wait_for_vm"}
+              "wait_for_vm", "vm_options"}
 WRITE_TOOLS = {"create_vm", "start_vm", "stop_vm", "restart_vm"}
 DELETE_TOOLS = {"delete_vm", "delete_root_disk_volume"}
 SESSION_CAP = 3

@@ -28,7 +28,8 @@ EXPECTED = {
     "decommission_vm": [("vm", True)],
     "diagnose_failed_vm": [("vm", True)],
     "project_health_report": [("focus", False)],
-    "provision_vm": [("vm_name", False), ("purpose", False)],
+    "provision_vm": [("vm_name", False), ("purpose", False), ("region", False), ("vm_config", False), ("plan", False),
+                     ("image", False)],
 }
 
 
@@ -184,6 +185,33 @@ async def test_completion_without_a_default_project_offers_nothing(make_server: 
     assert sandbox.requests == []
 
 
+@pytest.mark.anyio
+async def test_the_create_arguments_of_provision_vm_complete_to_the_values_vm_options_shows(client, sandbox) -> None:
+    """Issue 13: the values an agent picks create_vm arguments from are offered as completions, most used first,
+    each once (the project's VMs and root disks are read through the walker, one page each here)."""
+    ref = PromptReference(type="ref/prompt", name="provision_vm")
+    sandbox.clear_requests()
+    region = await client.complete(ref, {"name": "region", "value": ""})
+    assert region.completion.values == ["in-mum-1", "in-del-1"]
+    assert sorted((r.method, r.path, r.query["page"]) for r in api_requests(sandbox)) == [
+        ("GET", vm_path().replace("/vms", "/root_disks"), "1"), ("GET", vm_path(), "1")]
+    configs = await client.complete(ref, {"name": "vm_config", "value": "vcpu"})
+    assert configs.completion.values == ["vcpu-8-ram-32", "vcpu-2-ram-8", "vcpu-4-ram-16"]
+    assert (await client.complete(ref, {"name": "plan", "value": "MON"})).completion.values == ["monthly"]
+    images = await client.complete(ref, {"name": "image", "value": "u"})
+    assert images.completion.values == ["ubuntu-24.04", "ubuntu-22.04"] and images.completion.total == 2
+
+
+@pytest.mark.anyio
+async def test_option_values_complete_each_value_once_however_many_vms_use_it(make_server: MakeServer,
+                                                                             sandbox) -> None:
+    sandbox.seed_bulk(250)
+    async with Client(make_server()) as c:
+        ref = PromptReference(type="ref/prompt", name="provision_vm")
+        result = await c.complete(ref, {"name": "plan", "value": ""})
+    assert result.completion.values == ["hourly", "monthly"] and result.completion.total == 2
+
+
 # -- strict loading ------------------------------------------------------------------------------------------------
 GOOD = """---
 name: {name}
@@ -234,7 +262,7 @@ def test_a_well_formed_file_parses_into_its_spec(tmp_path: Path) -> None:
         ('title: A title', 'title: "unterminated', "line 3: 'title': a value starting with '\"' must be one JSON "
          "string"),
         ("  - name: vm", "  - name: vm\n    complete: disks",
-         "line 8: argument 'vm': 'complete' must be one of ['vm']"),
+         "line 8: argument 'vm': 'complete' must be one of ['image', 'plan', 'region', 'vm', 'vm_config']"),
     ],
 )
 def test_a_malformed_file_is_refused_with_the_file_line_and_problem(

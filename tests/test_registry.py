@@ -19,7 +19,7 @@ SPEC_TOOLS = [t for t in TOOLS if t.operation is not None]
 EXPECTED_HINTS = {
     "list_vms": (True, False), "get_vm": (True, False), "list_root_disk_volumes": (True, False),
     "get_root_disk_volume": (True, False), "project_overview": (True, False), "wait_for_vm": (True, False),
-    "dashboard_snapshot": (True, False),
+    "vm_options": (True, False), "dashboard_snapshot": (True, False),
     "delete_vm": (False, True), "delete_root_disk_volume": (False, True),
     "create_vm": (False, False), "start_vm": (False, False), "stop_vm": (False, False), "restart_vm": (False, False),
 }
@@ -29,7 +29,7 @@ def test_there_is_one_tool_per_spec_operation_plus_the_helpers_in_a_fixed_order(
     assert [t.name for t in TOOLS] == [
         "list_vms", "create_vm", "get_vm", "delete_vm", "list_root_disk_volumes", "get_root_disk_volume",
         "delete_root_disk_volume", "start_vm", "stop_vm", "restart_vm", "project_overview", "wait_for_vm",
-        "dashboard_snapshot",  # MCP Apps: listed only to clients that negotiated the extension
+        "vm_options", "dashboard_snapshot",  # MCP Apps: listed only to clients that negotiated the extension
     ]
     assert [t.name for t in build_registry()] == [t.name for t in TOOLS]
 

@@ -253,7 +253,7 @@ async def test_read_only_mode_lists_only_read_tools_and_refuses_the_others_by_na
         names = [t.name for t in (await c.list_tools()).tools]
         refused = await c.call_tool("stop_vm", {"vm_id": sandbox.vm_by_name("web-1").id})
     assert names == ["list_vms", "get_vm", "list_root_disk_volumes", "get_root_disk_volume", "project_overview",
-                     "wait_for_vm"]
+                     "wait_for_vm", "vm_options"]
     assert refused.is_error and "read-only mode" in text(refused)
     assert sandbox.requests == []
 
@@ -280,7 +280,7 @@ async def test_the_server_works_over_stdio_as_a_subprocess_on_the_embedded_sandb
     for mode in ("legacy", "auto"):
         async with Client(params, mode=mode) as c:
             assert c.server_info.name == "neev-mcp"
-            assert len((await c.list_tools()).tools) == 12
+            assert len((await c.list_tools()).tools) == 13
             listed = await c.call_tool("list_vms", {"limit": 100})
             assert not listed.is_error
             assert {vm["name"] for vm in listed.structured_content["data"]} >= {"web-1", "batch-7", "db-1"}

@@ -14,7 +14,8 @@ from neev_mcp.cli import main
 from tests.support.spec import extended_spec, write_spec
 
 UNCHANGED = ("list_vms, create_vm, get_vm, delete_vm, list_root_disk_volumes, get_root_disk_volume, "
-             "delete_root_disk_volume, start_vm, restart_vm, project_overview, wait_for_vm, dashboard_snapshot")
+             "delete_root_disk_volume, start_vm, restart_vm, project_overview, wait_for_vm, vm_options, "
+             "dashboard_snapshot")
 NEW_TOOLS = [
     "New operations, offered as unreviewed tools (3):",
     "  - list_regions: GET /api/v1/orgs/{org_id}/regions",
@@ -48,7 +49,7 @@ def test_a_changed_reviewed_operation_is_shown_with_its_schema_diff_and_exits_1(
         "Reviewed tools that would change, and are disabled instead (1):",
         "  - stop_vm (stopVM) changed its parameters:",
         '      force: added ({"type": "boolean"})',
-        f"Reviewed tools unchanged (12): {UNCHANGED}",
+        f"Reviewed tools unchanged (13): {UNCHANGED}",
         "",
         *NEW_TOOLS,
         "",
@@ -68,7 +69,7 @@ def test_new_operations_alone_exit_0_and_operations_that_cannot_be_tools_are_nam
     assert main(["spec", "check", str(path)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[3:6] == ["Reviewed tools: none would change.",
-                        f"Reviewed tools unchanged (13): {UNCHANGED.replace(' restart_vm', ' stop_vm, restart_vm')}",
+                        f"Reviewed tools unchanged (14): {UNCHANGED.replace(' restart_vm', ' stop_vm, restart_vm')}",
                         "Wording changed only (the reviewed wording is kept): getVM"]
     assert out[-6:] == [
         "",

@@ -69,7 +69,7 @@ async def test_new_operations_are_listed_with_their_schemas_annotations_and_mark
     assert [t.name for t in tools] == [
         "list_vms", "create_vm", "get_vm", "delete_vm", "list_root_disk_volumes", "get_root_disk_volume",
         "delete_root_disk_volume", "start_vm", "restart_vm", "project_overview", "wait_for_vm",
-        "list_regions", "resize_vm", "delete_snapshot"]
+        "vm_options", "list_regions", "resize_vm", "delete_snapshot"]
     assert _tool(tools, "list_regions") == {
         "name": "list_regions", "title": "List regions",
         "description": f"Lists the regions where VMs can be created, with their availability. {MARK}",
