@@ -136,6 +136,7 @@ class Catalogue:
     entries: tuple[dict[str, Any], ...] = ()
     total: int = 0
     problem: str = ""  # non-empty: reading it failed, and the category falls back to the project's values
+    more_pages: int = 0  # the catalogue is paginated and only its first page was read
 
 
 def catalogue_from(tool: str, category: str, data: Any) -> Catalogue:
@@ -155,7 +156,10 @@ def catalogue_from(tool: str, category: str, data: Any) -> Catalogue:
         entries.append(entry)
     if not entries:
         return Catalogue(tool, problem=f"{tool} answered with no entries that have an id")
-    return Catalogue(tool, tuple(entries[:MAX_CATALOGUE]), len(entries))
+    paging = data.get("pagination") if isinstance(data, dict) else None
+    pages = paging.get("total_pages") if isinstance(paging, dict) else None
+    more = pages - 1 if isinstance(pages, int) and not isinstance(pages, bool) and pages > 1 else 0
+    return Catalogue(tool, tuple(entries[:MAX_CATALOGUE]), len(entries), more_pages=more)
 
 
 # -- the answer ------------------------------------------------------------------------------------------------------
@@ -194,6 +198,8 @@ def options_structured(args: Obj, tally: OptionsTally, data: Obj) -> dict[str, A
                                  "more": max(0, len(rows) - STRUCTURED_CAP)}
         if catalogue is not None:
             entry["catalogue_tool"] = catalogue.tool
+            if catalogue.more_pages:
+                entry["catalogue_pages_unread"] = catalogue.more_pages
             if catalogue.problem:
                 entry["catalogue_problem"] = catalogue.problem
         if tally.untracked[category.key]:
@@ -252,6 +258,9 @@ def _category_line(tally: OptionsTally, category: Category, catalogue: Catalogue
     head = f"{category.label} ({category.argument}; {where})"
     if catalogue is not None and catalogue.problem:
         head += f" [the catalogue {catalogue.tool} could not be read: {clip(catalogue.problem, 200)}]"
+    elif catalogue is not None and catalogue.more_pages:
+        head += (f" [its first page only: {catalogue.tool} with page=2 … shows "
+                 f"{plural(catalogue.more_pages, 'more page')}]")
     if not rows:
         return f"{head}: none seen."
     shown = "; ".join(_value_text(row, full) for row in rows[:n])

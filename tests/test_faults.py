@@ -62,6 +62,7 @@ CASES = [
     ToolCase("get_root_disk_volume", "read", "GET", "/root_disks/[0-9a-f-]+$", old_disk),
     ToolCase("delete_root_disk_volume", "once", "DELETE", "/root_disks/[0-9a-f-]+$", old_disk),
     ToolCase("project_overview", "read", "GET", "/vms$", lambda sb: {}),
+    ToolCase("vm_options", "read", "GET", "/vms$", lambda sb: {}),
     ToolCase("wait_for_vm", "read", "GET", VM_ITEM + "$", lambda sb: {**vm("web-1")(sb), "target_status": "running"}),
 ]
 IDS = [c.tool for c in CASES]

@@ -245,6 +245,20 @@ async def test_a_catalogue_that_cannot_be_read_falls_back_to_the_projects_values
     assert [x.path for x in upstream.seen].count(f"/vm/api/v1/orgs/{ORG}/regions") == 1
 
 
+def test_catalogue_answers_of_other_shapes_are_read_or_refused_with_the_reason() -> None:
+    bare = options.catalogue_from("list_plans", "plans", [{"plan_id": "hourly"}, {"name": "monthly"}, {"x": 1}, 7])
+    assert (bare.entries, bare.total, bare.problem) == (({"id": "hourly"}, {"id": "monthly"}), 2, "")
+    paged = options.catalogue_from("list_images", "images", {"data": [{"id": "ubuntu-24.04", "name": "Ubuntu 24.04"}],
+                                                             "pagination": {"total_pages": 4}})
+    assert paged.more_pages == 3
+    tally = options.OptionsTally()
+    text = options.options_text({"org_id": ORG, "project_id": PROJECT}, tally, {"catalogues": {"images": paged}})
+    assert ("Images (root_disk.create_disk_request.image_id; full catalogue from list_images) [its first page only: "
+            "list_images with page=2 … shows 3 more pages]: ubuntu-24.04 (Ubuntu 24.04) — none here.") in text
+    empty = options.catalogue_from("list_regions", "regions", {"data": [{"id": "x" * 300}]})
+    assert empty.problem == "list_regions answered with no entries that have an id" and empty.entries == ()
+
+
 async def test_completion_offers_the_catalogue_when_the_spec_has_one(tmp_path: Path, sandbox: Sandbox,
                                                                      clock: SimClock) -> None:
     server, upstream = _catalogue_server(tmp_path, sandbox, clock)
