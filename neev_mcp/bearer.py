@@ -26,6 +26,16 @@ def jwt_claims(token: str) -> dict[str, Any] | None:
     return claims if isinstance(claims, dict) else None
 
 
+def looks_like_jwt(token: str) -> bool:
+    """Three base64url parts, a JSON header naming an `alg` and a JSON object payload (expired or not): the shape of a
+    NeevCloud token. Shape only, never the signature."""
+    parts = token.split(".")
+    if len(token) > MAX_BEARER_LENGTH or len(parts) != 3 or not all(_B64URL.fullmatch(part) for part in parts):
+        return False
+    header = _json_part(parts[0])
+    return isinstance(header, dict) and isinstance(header.get("alg"), str) and jwt_claims(token) is not None
+
+
 def well_formed_jwt(token: str, now: float | None = None) -> dict[str, Any] | None:
     """The claims of `token` if it has the shape of an unexpired JWT (three base64url parts, a JSON header naming an
     `alg`, a JSON object payload, `exp` absent or in the future), else None. Shape only: the signature is whoever

@@ -8,10 +8,12 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .bearer import describe_expiry
+from .bearer import describe_expiry, looks_like_jwt
 from .config import CONFIRM_OFF_WARNING, ConfigurationError, Settings
 
 log = logging.getLogger("neev_mcp")
+NOT_A_JWT_WARNING = ("NEEV_API_TOKEN is not a JWT (a NeevCloud token is three dot-separated parts, eyJ…): NeevCloud "
+                     "will likely refuse every call with 401; copy the whole token from NeevCloud")
 
 
 def _server_parser() -> argparse.ArgumentParser:
@@ -76,19 +78,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .spec_check import main as spec_main
 
         return spec_main(argv[1:])
-    args = _server_parser().parse_args(argv)
+    parser = _server_parser()
+    args = parser.parse_args(argv)
+    misplaced = flags_that_do_not_apply(args)
+    if misplaced:
+        parser.error(misplaced)  # exit 2 with the usage line
     try:
         settings = Settings.load(**vars(args))  # unset flags are None and leave the environment's value
     except ConfigurationError as exc:
-        print(f"neev-mcp: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc)
     from .server import build_server, load_spec_setting
 
     try:
         spec = load_spec_setting(settings)  # NEEV_OPENAPI_SPEC / --spec: checked before anything else happens
     except ConfigurationError as exc:
-        print(f"neev-mcp: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc)
     configure_logging(settings.log_level)
     announce(settings)
     from .telemetry import setup_from_env
@@ -102,10 +106,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         server = build_server(settings, spec=spec)
     except ConfigurationError as exc:  # e.g. a malformed prompt file: say which, without a traceback
-        print(f"neev-mcp: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc)
     server.run("stdio")
     return 0
+
+
+def refuse(exc: ConfigurationError) -> int:
+    """Each line of the problem on stderr as `neev-mcp: …`; exit status 2."""
+    for line in str(exc).splitlines():
+        print(f"neev-mcp: {line}", file=sys.stderr)
+    return 2
+
+
+HTTP_ONLY_FLAGS = ("host", "port", "stateless")
+
+
+def flags_that_do_not_apply(args: argparse.Namespace) -> str | None:
+    """A flag that would be silently ignored in the chosen mode is a mistake: say so rather than start without it."""
+    given = [f"--{name}" for name in HTTP_ONLY_FLAGS if getattr(args, name) is not None]
+    if given and args.transport != "http":
+        them = "it" if len(given) == 1 else "them"
+        return (f"{' and '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} to --transport http; this server "
+                f"would speak stdio. Add --transport http, or remove {them}")
+    if args.sandbox and args.api_base_url is not None:
+        return ("--base-url does not apply with --sandbox (the embedded sandbox has no URL). To use a sandbox served "
+                "over HTTP, run `neev-mcp sandbox` and start this server without --sandbox, as it prints")
+    return None
 
 
 def announce(settings: Settings) -> None:
@@ -116,6 +142,8 @@ def announce(settings: Settings) -> None:
         log.info("pass-through (API-key) mode: each caller's own NeevCloud token, sent as its bearer, is used upstream")
     elif settings.api_token is None:
         log.warning("NEEV_API_TOKEN is not set: every tool call will fail until it is (or use --sandbox)")
+    elif not looks_like_jwt(settings.api_token.get_secret_value()):
+        log.warning(NOT_A_JWT_WARNING)
     else:
         expiry = describe_expiry(settings.api_token.get_secret_value())
         if expiry:

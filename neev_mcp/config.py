@@ -6,6 +6,7 @@ Secrets are `SecretStr`, so a settings object can be printed or logged without l
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -171,6 +172,9 @@ class Settings(BaseModel):
         # bearer token would make every request fail in a confusing way, so say so at start-up.
         if isinstance(value, str):
             value = value.strip()
+            if re.match(r"(?i)bearer\s", value):
+                raise ValueError("starts with 'Bearer ': remove the 'Bearer ' prefix and set only the token itself "
+                                 "(the server adds the prefix)")
             if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
                 raise ValueError("contains whitespace or control characters; a bearer token is one word")
         return value
@@ -220,6 +224,22 @@ class Settings(BaseModel):
             for err in exc.errors():
                 name = str(err["loc"][0]) if err["loc"] else "?"
                 var = field_to_var.get(name, f"--{name.replace('_', '-')}")
-                # never echo the rejected value: it may be a secret
-                problems.append(f"{var}: {err['msg']}")
-            raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
+                problems.append(f"{var}: {_plain(err)}")  # never the rejected value: it may be a secret
+            # one line per problem, each complete on its own
+            raise ConfigurationError("\n".join(f"invalid configuration: {p}" for p in problems)) from None
+
+
+_PLAIN = {
+    "bool_parsing": "must be true or false (also 1/0, yes/no, on/off)",
+    "float_parsing": "must be a number",
+    "int_parsing": "must be a whole number",
+}
+
+
+def _plain(err: Any) -> str:
+    """A pydantic error as a person would say it: our own validators' text without pydantic's "Value error, " label,
+    "Input should be …" as "must be …"."""
+    if err["type"] == "value_error" and "error" in err.get("ctx", {}):
+        return str(err["ctx"]["error"])
+    message = _PLAIN.get(err["type"], str(err["msg"]))
+    return "must be " + message.removeprefix("Input should be ") if message.startswith("Input should be ") else message

@@ -52,7 +52,15 @@ from starlette.types import ASGIApp
 
 from . import __version__, telemetry
 from .config import CONFIRM_OFF_WARNING, MIN_SECRET_LENGTH, ConfigurationError, Settings
-from .inbound import FailureThrottle, PassthroughVerifier, ScopeGuard, SessionCap, StaticVerifier, redact_session_ids
+from .inbound import (
+    FailureThrottle,
+    PassthroughVerifier,
+    ScopeGuard,
+    SessionCap,
+    StaticVerifier,
+    drop_stateless_noise,
+    redact_session_ids,
+)
 from .loopback import is_loopback
 from .oauth import OAuthConfig, OAuthVerifier
 from .registry import ALL_SCOPES
@@ -302,6 +310,7 @@ def build_http_app(settings: Settings, server: NeevServer | None = None, spec: L
         host=settings.host,
     )
     redact_session_ids()
+    drop_stateless_noise()
     verifier = _verifier(settings, policy)
     guarded, auth_routes = _protect(mcp_app, settings, policy, server, verifier)
     metrics_routes = _metrics_routes(settings, server, security)

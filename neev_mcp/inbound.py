@@ -272,3 +272,17 @@ def redact_session_ids() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, SessionIdRedactor) for f in logger.filters):
             logger.addFilter(SessionIdRedactor())
+
+
+class StatelessNoise(logging.Filter):
+    """Stateless HTTP has no session, yet the SDK logs `Terminating session: None` at INFO after every request; that
+    one line (exactly) is dropped. A real session's termination is still logged (with its id redacted)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "Terminating session: None"
+
+
+def drop_stateless_noise() -> None:
+    logger = logging.getLogger("mcp.server.streamable_http")
+    if not any(isinstance(f, StatelessNoise) for f in logger.filters):
+        logger.addFilter(StatelessNoise())

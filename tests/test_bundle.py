@@ -16,10 +16,11 @@ import pytest
 from neev_mcp.config import ENV_VARS
 from neev_mcp.registry import build_registry
 
+from .support.shared import shared_file
+
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = ROOT / "tests" / "schemas" / "mcpb-manifest-v0.4.schema.json"
 SCHEMA_SHA256 = "068557824c651d6d49b86ad132adeafe62ca788d918b3e1e2b224bf0f91320fd"  # npm @anthropic-ai/mcpb@2.1.2
-INTERFACE = ROOT.parent / "shared" / "docs" / "interface.md"  # the shared interface document, when beside the repo
 
 
 @pytest.fixture
@@ -77,9 +78,9 @@ def test_every_environment_variable_is_the_servers_own_and_fed_from_user_config(
 
 
 def test_environment_variable_names_match_the_interface_document(manifest: dict[str, Any]) -> None:
-    if not INTERFACE.is_file():
-        pytest.skip(f"{INTERFACE} is not beside this checkout")
-    documented = set(re.findall(r"`(NEEV_[A-Z_]+)`", INTERFACE.read_text(encoding="utf-8")))
+    interface = shared_file("docs/interface.md", "that the environment variables manifest.json sets are the ones "
+                            "the project's interface document (docs/interface.md) names")
+    documented = set(re.findall(r"`(NEEV_[A-Z_]+)`", interface.read_text(encoding="utf-8")))
     env = set(manifest["server"]["mcp_config"]["env"])
     assert {"NEEV_API_TOKEN", "NEEV_ORG_ID", "NEEV_PROJECT_ID", "NEEV_API_BASE_URL"} <= documented
     assert env - documented <= {"NEEV_READ_ONLY"}  # interface.md documents --read-only, config.py its variable

@@ -13,11 +13,11 @@ OPS = {op.operation_id: op for op in parse_operations(load_spec())}
 
 def test_the_vendored_spec_is_the_shared_spec_byte_for_byte() -> None:
     from importlib import resources
-    from pathlib import Path
 
-    shared = Path(__file__).resolve().parents[2] / "shared" / "neevcloud-vm-openapi.json"
-    if not shared.exists():
-        pytest.skip("../shared is not beside this checkout")
+    from .support.shared import shared_file
+
+    shared = shared_file("neevcloud-vm-openapi.json", "that the vendored spec neev_mcp/spec/neevcloud-vm-openapi.json "
+                         "is the project's shared NeevCloud OpenAPI spec")
     vendored = resources.files("neev_mcp").joinpath("spec", "neevcloud-vm-openapi.json").read_bytes()
     assert json.loads(vendored) == json.loads(shared.read_bytes())
 

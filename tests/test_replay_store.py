@@ -209,7 +209,7 @@ async def test_a_wrong_password_is_an_error_that_does_not_repeat_it(redis: Redis
 def test_a_bad_replay_store_url_stops_start_up_naming_the_variable_and_not_the_url(url: str, problem: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
         Settings.load({"NEEV_MCP_REPLAY_STORE": url})
-    assert str(caught.value) == f"invalid configuration: NEEV_MCP_REPLAY_STORE: Value error, {problem}"
+    assert str(caught.value) == f"invalid configuration: NEEV_MCP_REPLAY_STORE: {problem}"
 
 
 def test_a_replay_store_url_parses_into_its_parts_and_keeps_the_password_out_of_its_repr() -> None:

@@ -309,7 +309,7 @@ def test_a_short_confirmation_secret_is_refused_at_start_up_without_echoing_it()
 
     with pytest.raises(ConfigurationError) as refused:
         Settings.load({"NEEV_MCP_SECRET": "changeme"})
-    assert str(refused.value).startswith("invalid configuration: NEEV_MCP_SECRET: Value error, must be at least 32 "
+    assert str(refused.value).startswith("invalid configuration: NEEV_MCP_SECRET: must be at least 32 "
                                          "characters of random data")
     assert "changeme" not in str(refused.value)
 
@@ -318,7 +318,7 @@ def test_a_token_read_from_a_file_with_a_trailing_newline_is_cleaned_and_inner_w
     from neev_mcp.config import ConfigurationError
 
     assert Settings.load({"NEEV_API_TOKEN": "aaa.bbb.ccc\n"}).api_token.get_secret_value() == "aaa.bbb.ccc"
-    with pytest.raises(ConfigurationError, match="NEEV_API_TOKEN: Value error, contains whitespace"):
+    with pytest.raises(ConfigurationError, match="NEEV_API_TOKEN: contains whitespace"):
         Settings.load({"NEEV_API_TOKEN": "aaa.bbb\nccc"})
 
 
