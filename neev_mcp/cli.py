@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -101,7 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.transport == "http":
         from .http import serve_http
 
-        serve_http(settings, spec)
+        with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after a clean shutdown: no traceback
+            serve_http(settings, spec)
         return 0
     try:
         server = build_server(settings, spec=spec)

@@ -5,7 +5,10 @@ methods; the originals still run), every log record that is emitted, every OpenT
 process (name, attributes, events, status: the plugin installs the SDK's tracer provider, so the whole suite runs
 with tracing on), and the test's captured stdout/stderr/log (captured stderr includes subprocesses that inherit it).
 Secrets: the NeevCloud token the suite uses, the suite's NEEV_MCP_SECRET, and anything a test adds with `watch()`.
-A leak fails the test with a message that names the secret and where it appeared, never its value. Registered from
+A leak fails the test with a message that names the secret and where it appeared, never its value.
+The suite's NeevCloud token is the sandbox's built-in one, a public constant that `neev-mcp sandbox` prints on purpose
+(with the command that uses it); here it stands for a real token, which neev-mcp itself must never show. Tests read that
+banner from the sandbox process's own stderr (a pipe or a file), which this scan does not see. Registered from
 tests/conftest.py (`pytest_plugins`).
 """
 
