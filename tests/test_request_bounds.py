@@ -256,7 +256,7 @@ def test_the_bounds_are_read_from_the_environment_and_checked() -> None:
     settings = Settings.load({"NEEV_REQUEST_DEADLINE": "2.5", "NEEV_MAX_RESPONSE_BYTES": "4194304.0"})
     assert (settings.request_deadline, settings.max_response_bytes) == (2.5, 4194304)
     assert (Settings().request_deadline, Settings().max_response_bytes) == (30.0, 4 * 1024 * 1024)
-    with pytest.raises(ConfigurationError, match="NEEV_MAX_RESPONSE_BYTES: must be greater than or equal to 1024$"):
+    with pytest.raises(ConfigurationError, match=r"NEEV_MAX_RESPONSE_BYTES: must be greater than or equal to 1024$"):
         Settings.load({"NEEV_MAX_RESPONSE_BYTES": "12"})
-    with pytest.raises(ConfigurationError, match="NEEV_REQUEST_DEADLINE: must be greater than 0$"):
+    with pytest.raises(ConfigurationError, match=r"NEEV_REQUEST_DEADLINE: must be greater than 0$"):
         Settings.load({"NEEV_REQUEST_DEADLINE": "0"})
