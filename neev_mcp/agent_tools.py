@@ -18,7 +18,8 @@ import anyio
 from . import dashboard, options, overview, summaries, walker
 from .client import NeevClient, RetryPolicy
 from .errors import NeevError, NotConfigured, NotFound
-from .kinds import ROOT_DISK, VM, scope_label, scope_of
+from .kinds import ROOT_DISK, VM, Kind, scope_label, scope_of
+from .text import MAX_IDS
 from .walker import Progress
 
 if TYPE_CHECKING:
@@ -213,25 +214,45 @@ async def vm_names(api: API, scope: dict[str, Any], vm_ids: Iterable[str], limit
 
 
 # -- name look-ups ---------------------------------------------------------------------------------------------------
+MAX_NAMESAKES = MAX_IDS  # matches a name look-up collects before it stops (one more says "and more")
+NAMESAKE_DEADLINE = 10.0  # seconds a create may spend looking for VMs that already have its name
+
+
 class Found(NamedTuple):
-    ids: list[str]  # in listing order; stops at the second match
-    complete: bool  # every page was read (False: the deadline passed first)
+    ids: list[str]  # in listing order; stops after MAX_NAMESAKES + 1 matches
+    complete: bool  # every page was read, or the matches already exceed the bound (False: the deadline came first)
     pages: str  # "12 of 30 pages read", for a message when incomplete
 
 
-async def find_named(api: API, lister: str, scope: dict[str, Any], name: str, limits: Limits) -> Found:
-    """The ids of the items called `name`: every page is looked through, until a second match or the deadline."""
+async def find_named(api: API, lister: str, scope: dict[str, Any], name: str, limits: Limits, *,
+                     deadline: float | None = None) -> Found:
+    """The ids of the items called `name`: every page is looked through (the walker), until more than
+    MAX_NAMESAKES matches or the deadline."""
     found: dict[int, str] = {}  # listing position → id
 
     def collect(page: int, items: list[dict[str, Any]]) -> None:
         found.update({page * 1000 + i: str(item.get("id")) for i, item in enumerate(items) if item.get("name") == name})
 
     result = await walk(api, scope, [walker.Collection(lister, "items", collect)], limits,
-                        enough=lambda: len(found) > 1)
+                        enough=lambda: len(found) > MAX_NAMESAKES,
+                        **({"deadline": deadline} if deadline is not None else {}))
     reads = result.reads[lister]
-    return Found([found[k] for k in sorted(found)], result.complete or len(found) > 1,
+    return Found([found[k] for k in sorted(found)], result.complete or len(found) > MAX_NAMESAKES,
                  f"{reads['pages_read']} of {reads['total_pages'] or '?'} pages read within the "
                  f"{result.deadline:g} s NEEV_OVERVIEW_DEADLINE")
+
+
+async def namesakes(api: API, kind: Kind, scope: dict[str, Any], name: str, limits: Limits) -> dict[str, Any]:
+    """What a create about to make a `kind` called `name` should know: the ones already called that.
+
+    {"name", "ids" (None when the look-up failed), "complete"}; best effort, so it never fails the create.
+    """
+    try:
+        found = await find_named(api, kind.lister, scope, name, limits,
+                                 deadline=min(limits.deadline, NAMESAKE_DEADLINE))
+    except NeevError:
+        return {"name": name, "ids": None, "complete": False}
+    return {"name": name, "ids": found.ids, "complete": found.complete}
 
 
 # -- wait_for_vm ---------------------------------------------------------------------------------------------------

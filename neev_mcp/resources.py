@@ -7,7 +7,8 @@
 
 Each read travels the road a tool call takes (fill defaults, validate, API client, summariser) through the server's
 own methods, so a resource never disagrees with the tool of the same meaning. Failures become clean MCP errors:
-an unknown VM or project is `-32602` (resource not found), anything else `-32603` with the actionable message.
+an unknown VM or project is `-32602` (resource not found), and so is a VM name that several VMs share (the error lists
+their ids); anything else is `-32603` with the actionable message.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from mcp import MCPError
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.types import INVALID_PARAMS
 
 from .errors import NeevError, NotFound
 from .kinds import scope_label
+from .text import MAX_IDS, listed_ids
 
 if TYPE_CHECKING:
     from .server import Reader
@@ -91,9 +95,11 @@ async def _read(what: str, produce: Callable[[], Awaitable[str]]) -> str:
 async def _vm_text(reader: Reader, vm_id: str, ctx: Context) -> str:
     if not UUID_RE.fullmatch(vm_id):
         scope, found = await reader.vms_named(vm_id, ctx)
-        if len(found.ids) > 1:
-            raise NeevError(f"{len(found.ids)} VMs are named {vm_id!r} ({', '.join(found.ids)}): read "
-                            "neev://vms/<id> instead.")
+        if len(found.ids) > 1:  # the client's mistake: a name that does not pick one VM (-32602, not -32603)
+            count = len(found.ids) if len(found.ids) <= MAX_IDS else f"More than {MAX_IDS}"
+            raise MCPError(code=INVALID_PARAMS, message=f"{count} VMs are named {vm_id!r} in {scope_label(scope)} "
+                           f"({listed_ids(found.ids)}): the name is ambiguous, read neev://vms/<id> with one of these "
+                           "ids instead.", data={"uri": f"neev://vms/{vm_id}", "ids": found.ids[:MAX_IDS]})
         if not found.complete:
             raise NeevError(f"Could not look through every VM of {scope_label(scope)} for {vm_id!r} ({found.pages}): "
                             "read neev://vms/<id> instead.")

@@ -223,9 +223,12 @@ class NeevServer(MCPServer):
         return agent_tools.API(self.client, self.tools_by_name, token)
 
     async def fetch_target(self, tool: ToolDef, args: dict[str, Any], token: str | None = None) -> dict[str, Any]:
-        """The resource a gated tool would act on, read fresh from the API (for previews and re-checks)."""
-        assert tool.kind is not None
+        """The resource a gated tool would act on, read fresh from the API (for previews and re-checks); for a create,
+        the resources that already have the name it would give."""
         api = self.api(token)
+        if tool.kind is None and tool.action is not None and tool.action.creates is not None:
+            return await self.namesakes(tool, args, token)
+        assert tool.kind is not None
         path = {**scope_of(args), tool.kind.id_arg: args[tool.kind.id_arg]}
         data = await api.call(tool.kind.getter, path)
         target = data if isinstance(data, dict) else {}
@@ -266,6 +269,8 @@ class NeevServer(MCPServer):
             return await tool.run(self.api(token), args, env)
         assert tool.operation is not None and tool.summarise is not None
         api_args = {k: v for k, v in args.items() if k != CONFIRMATION_ARG}
+        if target is None and tool.action is not None and tool.action.creates is not None:
+            target = await self.namesakes(tool, api_args, token)  # the gate's preview already looked when gated
         path, query, body = tool.operation.split_arguments(api_args)
         started = self.now()
         try:
@@ -292,6 +297,12 @@ class NeevServer(MCPServer):
                     "be summarised; the full answer is in structuredContent.")
             structured = response.data if isinstance(response.data, dict) else {"value": response.data}
             return agent_tools.Outcome(text, structured)
+
+    async def namesakes(self, tool: ToolDef, args: dict[str, Any], token: str | None) -> dict[str, Any]:
+        """For a create: the resources of its kind that already have the name it would give (best effort)."""
+        assert tool.action is not None and tool.action.creates is not None
+        return await agent_tools.namesakes(self.api(token), tool.action.creates, scope_of(args),
+                                           str(args.get("name") or ""), self.limits)
 
     async def _vm_names(self, tool: ToolDef, args: dict[str, Any], data: Any, token: str | None) -> dict[str, str]:
         """Names of the VMs that the root disks in `data` are attached to (bounded extra reads)."""
@@ -330,7 +341,8 @@ class Reader:
         return scope, await agent_tools.find_named(api, VM.lister, scope, name, server.limits)
 
     async def vm_names(self, typed: str = "") -> list[str]:
-        """Names in the configured project containing `typed`, in listing order, or none when that cannot be known.
+        """Names in the configured project containing `typed`, in listing order, each once, or none when that cannot
+        be known.
 
         Pages are read through the walker until more than a completion's 100 names match, every page is read, or
         prompts.COMPLETION_DEADLINE passes: a person is waiting at the keyboard.
@@ -349,11 +361,11 @@ class Reader:
             await agent_tools.walk(self._server.api(None), self.default_scope,
                                    [walker.Collection(VM.lister, "VMs", collect)], limits,
                                    deadline=min(limits.deadline, prompts.COMPLETION_DEADLINE),
-                                   enough=lambda: len(names) > prompts.MAX_COMPLETIONS)
+                                   enough=lambda: len(set(names.values())) > prompts.MAX_COMPLETIONS)
         except NeevError as exc:
             log.warning("completion could not list VMs: %s", exc.message)
             return []
-        return [names[k] for k in sorted(names)]
+        return list(dict.fromkeys(names[k] for k in sorted(names)))  # two VMs may share a name: offer it once
 
     async def option_values(self, category: str) -> list[str]:
         """One vm_options category's values, for completion, or none when they cannot be known: the catalogue's when

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .kinds import VM, Action, Kind
+from .text import MAX_IDS, listed_ids
 
 Obj = Mapping[str, Any]
 Summary = tuple[str, dict[str, Any]]  # text for the agent, structuredContent
@@ -200,6 +201,24 @@ def vm_created(args: Obj, data: Obj, now: dt.datetime) -> str:
             f"Status now: {status_label(data)}. It is not usable yet: {wait_hint({**data, 'status': 'pending'})}.")
 
 
+def name_taken(kind: Kind, existing: Mapping[str, Any], *, before: bool) -> str:
+    """The sentence saying that a create gives a name other resources already have ("" when none does); `before`:
+    said in a preview, else in the answer to the create."""
+    ids, name = existing.get("ids"), existing.get("name")
+    if ids is None:
+        return (f"Whether another {kind.label} is already named {name!r} could not be checked ({kind.lister} could "
+                "not be read).")
+    if not ids:
+        return ""
+    which = f"this {kind.label}" if before else f"the {kind.label} just created"
+    count = len(ids) if len(ids) <= MAX_IDS else f"More than {MAX_IDS}"
+    who = f"Another {kind.label} in this project already has" if len(ids) == 1 else \
+        f"{count} other {kind.label}s in this project already have"
+    return (f"{who} the name {name!r} ({listed_ids(ids)}): NeevCloud "
+            f"accepts the duplicate, but afterwards the name no longer identifies one {kind.label}, so refer to "
+            f"{which} by its id.")
+
+
 def vm_action(args: Obj, data: Obj, now: dt.datetime, *, tool: str, action: Action) -> str:
     target = action.settles_at or "running"
     status = str(data.get("status"))
@@ -310,7 +329,14 @@ def summarise_vm(a: Answer) -> Summary:
 
 
 def summarise_vm_created(a: Answer) -> Summary:
-    return vm_created(a.args, a.obj, a.now), a.obj
+    """The create, and (a.target, the look-up before it) whether other VMs already had its name."""
+    text, structured = vm_created(a.args, a.obj, a.now), a.obj
+    ids = (a.target or {}).get("ids")
+    if a.target is not None:
+        text += "\n" + name_taken(a.action.creates if a.action and a.action.creates else VM, a.target, before=False)
+    if ids:
+        structured = {**structured, "same_name_ids": ids}
+    return text.rstrip("\n"), structured
 
 
 def summarise_vm_action(a: Answer) -> Summary:

@@ -1,4 +1,4 @@
-"""The two ways every message shapes text: clipping what has no length limit of its own, and stamping times."""
+"""The ways every message shapes text: clipping what has no length limit of its own, stamping times, listing ids."""
 
 from __future__ import annotations
 
@@ -8,6 +8,14 @@ import datetime as dt
 def clip(text: str, limit: int, *, marker: str = "…") -> str:
     """`text`, cut to at most `limit` characters with `marker` at the cut."""
     return text if len(text) <= limit else text[: limit - len(marker)] + marker
+
+
+MAX_IDS = 10  # ids one message lists (a name look-up collects one more, to know there are more)
+
+
+def listed_ids(ids: list[str]) -> str:
+    """'a, b' or 'a, b, … and more': ids, at most MAX_IDS of them."""
+    return ", ".join(ids[:MAX_IDS]) + (", … and more" if len(ids) > MAX_IDS else "")
 
 
 def utc_stamp(when: dt.datetime) -> str:

@@ -123,8 +123,9 @@ class Gate:
         if tool.unreviewed:  # nothing reviewed to read or to foresee: the preview is the request itself
             assert tool.operation is not None
             return request_preview(tool, tool.operation, args), None
-        if tool.kind is None:  # create_vm under NEEV_CONFIRM=mutating: the preview is the requested spec
-            return create_preview(tool, args), None
+        if tool.kind is None:  # create_vm under NEEV_CONFIRM=mutating: the requested spec, and who has the name
+            existing = await fetch_target()
+            return create_preview(tool, args, existing), existing
         target = await self._fetch(tool, args, fetch_target)
         _check_identity(tool, args, target)
         preview = preview_for(tool, target)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..kinds import ROOT_DISK, VM, Action, Kind
+from ..summaries import name_taken
 
 if TYPE_CHECKING:
     from ..registry import ToolDef
@@ -121,8 +122,9 @@ def disk_preview(tool: ToolDef, disk: Mapping[str, Any]) -> Preview:
     return Preview(tool.name, ROOT_DISK.label, ident, name, text, facts, tool.action or _CHANGE)
 
 
-def create_preview(tool: ToolDef, args: Mapping[str, Any]) -> Preview:
-    """For create_vm there is nothing to fetch: the preview is the requested spec."""
+def create_preview(tool: ToolDef, args: Mapping[str, Any], existing: Mapping[str, Any] | None = None) -> Preview:
+    """For create_vm there is no target yet: the preview is the requested spec, and which VMs already have its name
+    (`existing`, from `agent_tools.namesakes`)."""
     name = str(args.get("name") or "")
     root = args.get("root_disk") or {}
     if "create_disk_request" in root:
@@ -152,7 +154,15 @@ def create_preview(tool: ToolDef, args: Mapping[str, Any]) -> Preview:
     parts.append("It starts accruing charges once it is running.")
     facts = {"name": name, "region_id": args.get("region_id"), "vm_config_id": args.get("vm_config_id"),
              "plan_id": args.get("plan_id")}
+    if existing is not None:
+        warning = name_taken(_kind(tool), existing, before=True)
+        if warning:
+            parts.append(warning)
+        facts[SAME_NAME] = existing.get("ids")
     return Preview(tool.name, VM.label, None, name, " ".join(parts), facts, tool.action or _CHANGE)
+
+
+SAME_NAME = "same_name_ids"  # the ids of the resources that already have the name a create would give
 
 
 def impossible(tool: ToolDef, preview: Preview, target: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -210,7 +220,7 @@ def decisive_facts(preview: Preview) -> tuple[tuple[str, str], ...]:
 
     Derived from the preview's own `facts`, so a fact is bound exactly when the preview told the human about it: a VM's
     status class; for a delete also whether its root disk goes with it, which root disk, which data disks; a root
-    disk's attachment. A create binds nothing beyond its arguments (there is no target yet).
+    disk's attachment; for a create, which VMs already have its name (there is no target yet).
     """
     facts = preview.facts
     out: list[tuple[str, str]] = []
@@ -221,6 +231,9 @@ def decisive_facts(preview: Preview) -> tuple[tuple[str, str], ...]:
         out.append(("root disk", str((facts.get("root_disk") or {}).get("id") or "none")))
         ids = sorted(str(d.get("id")) for d in facts.get("data_disks") or [])
         out.append(("attached data disks", ", ".join(ids) or "none"))
+    if SAME_NAME in facts:
+        ids = facts[SAME_NAME]
+        out.append((f"VMs already named {preview.name}", "unknown" if ids is None else ", ".join(sorted(ids)) or "none"))
     if "is_attached" in facts:
         out.append(("attachment", f"attached to VM {facts.get('vm_id')}" if facts["is_attached"] else "not attached"))
     return tuple(out)
