@@ -64,24 +64,24 @@ async def test_the_mutating_preview_warns_before_the_human_confirms(make_server:
     assert [r.method for r in sandbox.requests] == ["GET", "GET", "POST"]
 
 
-async def test_a_namesake_appearing_after_the_preview_voids_the_confirmation(
+async def test_a_namesake_appearing_after_the_preview_is_named_in_the_answer(
     make_server: MakeServer, sandbox: Sandbox
 ) -> None:
     async with Client(make_server(confirm="mutating")) as client:
         preview = await client.call_tool("create_vm", CREATE)  # web-2: nobody has the name yet
         assert preview.structured_content["facts"]["same_name_ids"] == []
+        assert "already has the name" not in preview.structured_content["preview"]
         sandbox.state.create_vm(ORG, PROJECT, {**CREATE, "root_disk": {"create_disk_request": {
             "name": "other-root", "size_gb": 40, "image_id": "ubuntu-24.04"}}})
         other = next(v.id for v in sandbox.vms.values() if v.name == "web-2")
         sandbox.clear_requests()
         token = preview.structured_content["confirmation_token"]
-        refused = await client.call_tool("create_vm", {**CREATE, "confirmation_token": token})
-    assert refused.is_error
-    assert text(refused) == (
-        "VM web-2 (new) was not created: what the user confirmed no longer holds. Since the preview: VMs already "
-        f"named web-2 is now {other}. Nothing was done; call create_vm again without confirmation_token for a "
-        "fresh preview and ask the user again.")
-    assert [r.method for r in sandbox.requests] == ["GET"]
+        created = await client.call_tool("create_vm", {**CREATE, "confirmation_token": token})
+    assert not created.is_error, text(created)
+    assert text(created).endswith(
+        f"Another VM in this project already has the name 'web-2' ({other}): NeevCloud accepts the duplicate, but "
+        "afterwards the name no longer identifies one VM, so refer to the VM just created by its id.")
+    assert [r.method for r in sandbox.requests] == ["GET", "POST"]
 
 
 async def test_completion_offers_a_shared_name_once(client: Client, sandbox: Sandbox) -> None:

@@ -108,16 +108,17 @@ async def test_under_the_mutating_policy_a_stop_is_asked_for_and_sent_once_after
     assert upstream(sandbox, "POST") == [vm_path(web, "/stop")]
 
 
-async def test_under_the_mutating_policy_a_create_previews_the_requested_spec_without_reading_anything(
+async def test_under_the_mutating_policy_a_create_previews_the_requested_spec_reading_only_the_vm_names(
     make_server: MakeServer, sandbox: Sandbox
 ) -> None:
+    lookup = ("GET", vm_path(), {"page": "1", "limit": "100"})  # which VMs already have the name (none here)
     async with Client(make_server(confirm="mutating")) as client:
         preview = await client.call_tool("create_vm", CREATE)
-        assert sandbox.requests == []  # nothing to fetch: the VM does not exist yet
+        assert [(r.method, r.path, r.query) for r in sandbox.requests] == [lookup]
         token = preview.structured_content["confirmation_token"]
         other = await client.call_tool("create_vm", {**CREATE, "plan_id": "monthly", "confirmation_token": token})
         assert other.is_error
-        assert sandbox.requests == []
+        assert [(r.method, r.path, r.query) for r in sandbox.requests] == [lookup, lookup]
         created = await client.call_tool("create_vm", {**CREATE, "confirmation_token": token})
         replay = await client.call_tool("create_vm", {**CREATE, "confirmation_token": token})
     assert text(preview).startswith(
@@ -136,7 +137,7 @@ async def test_under_the_mutating_policy_a_create_previews_the_requested_spec_wi
                             "confirmation runs once; call create_vm again without confirmation_token if the user "
                             "wants it done again.")
     assert upstream(sandbox, "POST") == [vm_path()]
-    assert [r.body for r in sandbox.requests] == [CREATE]
+    assert [r.body for r in sandbox.requests if r.method == "POST"] == [CREATE]
 
 
 async def test_a_restart_token_replayed_in_the_same_process_restarts_only_once(

@@ -41,7 +41,8 @@ async def test_list_vms_sends_page_and_limit_as_query_with_the_bearer_token(clie
 
 async def test_create_vm_sends_exactly_the_spec_body_without_tool_only_fields(client: Client, sandbox: Sandbox) -> None:
     result = await client.call_tool("create_vm", {**CREATE, "org_id": ORG})
-    req = only_request(sandbox)
+    lookup, req = sandbox.requests  # first the VMs with the same name (through the walker), then the create
+    assert (lookup.method, lookup.path, lookup.query) == ("GET", vm_path(), {"page": "1", "limit": "100"})
     assert (req.method, req.path, req.query) == ("POST", vm_path(), {})
     assert req.body == CREATE  # no org_id / project_id / confirmation_token in the body
     assert req.headers["authorization"] == AUTH and req.headers["content-type"] == "application/json"
@@ -338,7 +339,7 @@ async def test_a_request_refused_on_this_side_is_reported_as_never_sent_even_for
     assert "could not be sent (LocalProtocolError); nothing was sent" in text(result)
     assert "may or may not have been created" not in text(result)
     assert result.structured_content["may_have_applied"] is False
-    assert attempts == ["POST"]  # sending it again would fail the same way
+    assert attempts == ["GET", "POST"]  # the name look-up, then the create, not sent again: it would fail the same way
 
 
 @pytest.mark.slow
@@ -388,13 +389,15 @@ async def test_an_answer_that_cannot_be_summarised_still_reports_the_accepted_mu
 
     def upstream(request: httpx2.Request) -> httpx2.Response:
         posts.append(request.method)
+        if request.method == "GET":  # create_vm first looks for VMs with the same name: none
+            return httpx2.Response(200, json={"data": [], "pagination": {"total_pages": 1, "current_page": 1}})
         return httpx2.Response(201, json=created)
 
     server = build_server(Settings(api_token="secret-upstream-token", api_base_url="http://api.test/vm",
                                    org_id=ORG, project_id=PROJECT), http_transport=httpx2.MockTransport(upstream))
     async with Client(server) as c:
         result = await c.call_tool("create_vm", CREATE)
-    assert posts == ["POST"]
+    assert posts == ["GET", "POST"]
     assert not result.is_error
     assert result.structured_content == created
     assert text(result) == ("Create VM: NeevCloud accepted the request (HTTP 201), but its answer could not be "
@@ -410,7 +413,7 @@ async def test_whole_number_floats_are_sent_as_integers(client: Client, sandbox:
         "exposed_ports": [{"port": 443.0, "protocol": "tcp"}]})
     assert not listed.is_error and not created.is_error, (text(listed), text(created))
     assert sandbox.requests[0].query == {"limit": "100", "page": "1"}
-    body = sandbox.requests[1].body
+    body = api_requests(sandbox, "POST")[0].body
     assert body["root_disk"]["create_disk_request"]["size_gb"] == 40 and body["exposed_ports"][0]["port"] == 443
     assert body == {**CREATE, "root_disk": {"create_disk_request": {"name": "web-2-root", "size_gb": 40,
                                                                      "image_id": "ubuntu-24.04"}},

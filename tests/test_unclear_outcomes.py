@@ -25,7 +25,9 @@ def posts(sandbox: Sandbox) -> int:
 
 
 def list_pages_read(sandbox: Sandbox) -> list[str]:
-    return [r.query.get("page", "") for r in sandbox.requests if r.method == "GET" and r.path.endswith("/vms")]
+    """The VM list pages read after the create was sent (before it, create_vm looks for VMs with the same name)."""
+    sent = next((i for i, r in enumerate(sandbox.requests) if r.method == "POST"), 0)
+    return [r.query.get("page", "") for r in sandbox.requests[sent:] if r.method == "GET" and r.path.endswith("/vms")]
 
 
 @pytest.mark.anyio

@@ -220,7 +220,9 @@ def decisive_facts(preview: Preview) -> tuple[tuple[str, str], ...]:
 
     Derived from the preview's own `facts`, so a fact is bound exactly when the preview told the human about it: a VM's
     status class; for a delete also whether its root disk goes with it, which root disk, which data disks; a root
-    disk's attachment; for a create, which VMs already have its name (there is no target yet).
+    disk's attachment. A create binds nothing beyond its arguments (there is no target yet). Which VMs already have
+    its name is shown, not bound: the create's own VM would void a replayed token as "changed" instead of "already
+    used", and the create's answer looks again and says it.
     """
     facts = preview.facts
     out: list[tuple[str, str]] = []
@@ -231,9 +233,6 @@ def decisive_facts(preview: Preview) -> tuple[tuple[str, str], ...]:
         out.append(("root disk", str((facts.get("root_disk") or {}).get("id") or "none")))
         ids = sorted(str(d.get("id")) for d in facts.get("data_disks") or [])
         out.append(("attached data disks", ", ".join(ids) or "none"))
-    if SAME_NAME in facts:
-        ids = facts[SAME_NAME]
-        out.append((f"VMs already named {preview.name}", "unknown" if ids is None else ", ".join(sorted(ids)) or "none"))
     if "is_attached" in facts:
         out.append(("attachment", f"attached to VM {facts.get('vm_id')}" if facts["is_attached"] else "not attached"))
     return tuple(out)
