@@ -71,7 +71,8 @@ class API:
         require_read(tool)
         assert tool.operation is not None
         return (await self.client.call(tool.operation, path, query, token=self.token, repeatable=tool.repeatable,
-                                       unsure=tool.unsure, retry=retry)).data
+                                       unsure=tool.unsure, retry=retry, earlier=tool.earlier_attempt,
+                                       not_found=tool.not_found)).data
 
     async def page(self, lister: str, scope: Mapping[str, Any], page: int, limit: int = PAGE_SIZE
                    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -38,7 +38,7 @@ from .errors import (
     api_error_class,
     may_have_applied,
 )
-from .kinds import GENERIC_UNSURE
+from .kinds import GENERIC_EARLIER, GENERIC_UNSURE, Kind, not_found_hint
 from .spec.infer import safe_to_retry
 from .spec.openapi import Operation
 from .validation import path_segment_problem
@@ -137,13 +137,16 @@ class NeevClient:
         repeatable: bool | None = None,
         unsure: str = GENERIC_UNSURE,
         retry: RetryPolicy | None = None,
+        earlier: str = GENERIC_EARLIER,
+        not_found: tuple[Kind, ...] = (),
     ) -> APIResponse:
         """Send one operation, with retries as its safety allows; raises a `NeevError` subclass on failure.
 
         `repeatable`: whether the operation may be re-sent after an unclear failure (the tool declaration derives it
         from its annotations; by default only reads). `unsure`: what the agent should check when a mutation may or
         may not have been applied. `retry` replaces the client's policy for this call: the page walker retries pages
-        itself, so that it can slow down as a whole when the API throttles.
+        itself, so that it can slow down as a whole when the API throttles. `earlier` (a refusal an earlier, lost
+        attempt may explain) and `not_found` (what a 404 may be about) come from the declaration: no tool named here.
 
         Cancellation (the MCP request was cancelled, or the client went away) is never caught here: it interrupts the
         HTTP request or the backoff sleep in flight, and nothing is re-sent afterwards.
@@ -167,7 +170,8 @@ class NeevClient:
         while True:
             try:
                 with telemetry.upstream(op.method, op.path, op.operation_id, attempt, reason, headers) as sent:
-                    response = await self._send_once(op, url, params, body, sent.headers, bearer, deadline)
+                    response = await self._send_once(op, url, params, body, sent.headers, bearer, deadline,
+                                                      not_found)
                     sent.status = response.status
                 return response
             except NeevError as exc:
@@ -175,7 +179,7 @@ class NeevClient:
                 out_of_time = anyio.current_time() + wait >= deadline
                 if out_of_time or not self._should_retry(exc, safe_to_repeat, attempt, policy):
                     raise self._final(exc, op, safe_to_repeat, attempt + 1, earlier_may_have_applied,
-                                      unsure) from None
+                                      unsure, earlier) from None
                 earlier_may_have_applied = earlier_may_have_applied or may_have_applied(exc)
                 reason = telemetry.retry_reason(exc)
                 log.info("retrying %s after %s (attempt %d of %d, waiting %.2fs)", op.operation_id,
@@ -197,7 +201,7 @@ class NeevClient:
 
     def _final(
         self, exc: NeevError, op: Operation, safe_to_repeat: bool, attempts: int, earlier_may_have_applied: bool,
-        unsure: str,
+        unsure: str, earlier: str,
     ) -> NeevError:
         """The error the agent sees: for a mutation that may have been applied, what to check before trying again."""
         if attempts > 1:
@@ -206,12 +210,12 @@ class NeevClient:
             exc.message += unsure
         elif not safe_to_retry(op) and earlier_may_have_applied and isinstance(exc, APIError) and exc.status < 500:
             # e.g. stop → answer lost → retried stop refused with "VM is stopping": the first one worked.
-            exc.message += _EARLIER_ATTEMPT
+            exc.message += earlier
         return exc
 
     async def _send_once(
         self, op: Operation, url: str, params: dict[str, str | list[str]], body: Any, headers: dict[str, str],
-        bearer: str, deadline: float,
+        bearer: str, deadline: float, not_found: tuple[Kind, ...] = (),
     ) -> APIResponse:
         try:
             wait = min(self._bounds.slot_wait, deadline - anyio.current_time())
@@ -238,7 +242,7 @@ class NeevClient:
             ) from None
         except httpx2.HTTPError as exc:
             raise ConnectionLost(f"HTTP failure during {op.tool_name} ({type(exc).__name__}).") from None
-        return _interpret(op, response, bearer, self.token_source)
+        return _interpret(op, response, bearer, self.token_source, not_found)
 
     async def _exchange(
         self, op: Operation, url: str, params: dict[str, str | list[str]], body: Any, headers: dict[str, str]
@@ -250,10 +254,6 @@ class NeevClient:
         response = await client.send(request, stream=True)
         return await read_capped(response, self._bounds.max_response_bytes, op.tool_name)
 
-
-
-_EARLIER_ATTEMPT = (" An earlier attempt of this call got no clear answer and may have been applied already, which "
-                    "would explain this refusal: call get_vm to see the VM's current status before trying again.")
 
 
 def _query_value(value: Any) -> str | list[str]:
@@ -288,7 +288,8 @@ def _seconds(value: float) -> str:
 
 
 def _interpret(
-    op: Operation, response: httpx2.Response, bearer: str, source: str = "NEEV_API_TOKEN"
+    op: Operation, response: httpx2.Response, bearer: str, source: str = "NEEV_API_TOKEN",
+    not_found: tuple[Kind, ...] = (),
 ) -> APIResponse:
     status = response.status_code
     clean = scrub.scrubber(bearer)  # an upstream that echoes the token must not get it into our output
@@ -326,7 +327,7 @@ def _interpret(
         message += (" That answer is not a NeevCloud error body: check NEEV_API_BASE_URL (it must include the /vm "
                     "path, e.g. https://api.ai.neevcloud.com/vm).")
     elif status == 404:
-        message += " Check the id (list_vms / list_root_disk_volumes show valid ones) and org_id/project_id."
+        message += " " + not_found_hint(not_found, api_message)
     elif status == 409:
         message += " The resource is in a state that does not allow this; read it again and resolve the conflict first."
     elif status == 429:

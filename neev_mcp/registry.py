@@ -20,7 +20,22 @@ from typing import Any
 
 from . import agent_tools, summaries
 from .generic_summary import summarise_unreviewed
-from .kinds import CONFIRMATION_ARG, GENERIC_UNSURE, ROOT_DISK, SCOPE_ARGS, SEND, VM, Action, Kind
+from .kinds import (
+    CONFIRMATION_ARG,
+    GENERIC_EARLIER,
+    GENERIC_UNSURE,
+    IMAGE,
+    PLAN,
+    PROJECT,
+    REGION,
+    ROOT_DISK,
+    SCOPE_ARGS,
+    SEND,
+    VM,
+    VM_CONFIG,
+    Action,
+    Kind,
+)
 from .spec.drift import DriftReport, compare
 from .spec.infer import catalogue_of, describe, infer_hints, safe_to_retry, title_for
 from .spec.openapi import Operation, input_schema
@@ -76,6 +91,12 @@ class Overlay:
     rules: tuple[Rule, ...] = ()  # rules the spec states only in prose
     names_vms: bool = False  # its summary names the VMs that root disks are attached to (bounded extra reads)
     options_tool: str = ""  # the tool listing the values its arguments are chosen from (named in its refusals)
+    # what a 404 may be about, for the hint that follows it (default: the kind it acts on, and the project)
+    refers_to: tuple[Kind, ...] = ()
+
+    @property
+    def not_found(self) -> tuple[Kind, ...]:
+        return self.refers_to or ((self.kind, PROJECT) if self.kind else (PROJECT,))
 
 
 @dataclass(frozen=True)
@@ -112,7 +133,8 @@ OVERLAYS: dict[str, Overlay] = {
                         action=Action("create", "created", creates=VM,
                                       unsure=" The VM may or may not have been created: call list_vms and look for its "
                                       "name before trying again, so that no duplicate VM is created."),
-                        rules=(no_ssh_port,), options_tool="vm_options"),
+                        rules=(no_ssh_port,), options_tool="vm_options",
+                        refers_to=(PROJECT, REGION, IMAGE, PLAN, VM_CONFIG, ROOT_DISK)),
     "getVM": Overlay("Get VM", READ, summaries.summarise_vm, "Includes status, failure message, IP, ports, disks and "
                      "next steps.", kind=VM),
     "deleteVM": Overlay("Delete VM", DELETE, summaries.summarise_deleted, "Destructive: asks the user to confirm "
@@ -172,6 +194,7 @@ class ToolDef:
     options_tool: str = ""  # the tool listing the values its arguments are chosen from: named when they are refused
     catalogue: str | None = None  # 'regions', 'plans', ...: a GET listing what create_vm arguments are chosen from
     ui: UiBinding | None = None  # MCP Apps binding (None: no view)
+    not_found: tuple[Kind, ...] = ()  # what a 404 may be about (the hint names what to check); () → a generic hint
 
     @property
     def app_only(self) -> bool:
@@ -186,6 +209,12 @@ class ToolDef:
     @property
     def unsure(self) -> str:
         return (self.action.unsure if self.action else "") or GENERIC_UNSURE
+
+    @property
+    def earlier_attempt(self) -> str:
+        """Said when a refusal may be explained by an earlier attempt whose answer was lost: read the target."""
+        target = self.kind or (self.action.creates if self.action else None)
+        return target.earlier_attempt if target else GENERIC_EARLIER
 
     def problems(self, args: Mapping[str, Any]) -> list[str]:
         """What the tool's prose rules find wrong with already schema-valid arguments."""
@@ -245,6 +274,7 @@ def build_registry(
                 options_tool=overlay.options_tool,
                 gated=is_gated,
                 uses=(overlay.kind.getter,) if is_gated and overlay.kind else (),  # its preview reads the target
+                not_found=overlay.not_found,
             )
         )
     tools.extend(_helpers(operations, defaults))

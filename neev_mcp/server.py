@@ -275,7 +275,8 @@ class NeevServer(MCPServer):
         started = self.now()
         try:
             response = await self.client.call(tool.operation, path, query, body, token=token,
-                                              repeatable=tool.repeatable, unsure=tool.unsure)
+                                              repeatable=tool.repeatable, unsure=tool.unsure,
+                                              earlier=tool.earlier_attempt, not_found=tool.not_found)
         except NeevError as exc:  # a mutation whose answer was lost: look whether it happened before saying so
             settled = await unclear.settle(self.api(token), tool, api_args, exc, started, self.now)
             if settled is not None:

@@ -269,7 +269,8 @@ async def test_a_wrong_project_is_reported_as_such_and_never_as_a_deleted_vm(
     assert result.is_error
     assert result.content[0].text == (  # type: ignore[union-attr]
         f"VM {web} could not be read: NeevCloud refused list_vms: HTTP 404 [not_found] project demo-org/typo-project "
-        "not found. Check the id (list_vms / list_root_disk_volumes show valid ones) and org_id/project_id."
+        "not found. Check org_id and project_id: the project must exist and the token must have access to it "
+        "(NEEV_ORG_ID / NEEV_PROJECT_ID set the values used when a call does not pass them)."
     )
     assert result.structured_content["reached"] is False
     assert sandbox.vms[web].status == "running"

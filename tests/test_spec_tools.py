@@ -391,8 +391,8 @@ async def test_an_unreviewed_head_is_retried_as_a_read_and_never_told_to_check_a
         result = await client.call_tool("check_regions", {})
     assert [s.method for s in upstream.seen] == ["HEAD", "HEAD"]
     assert result.is_error and text(result) == (
-        "NeevCloud refused check_regions: HTTP 404 [unavailable] try again later. Check the id (list_vms / "
-        "list_root_disk_volumes show valid ones) and org_id/project_id. (gave up after 2 attempts)")
+        "NeevCloud refused check_regions: HTTP 404 [unavailable] try again later. Check the ids and "
+        "org_id/project_id. (gave up after 2 attempts)")
 
 
 async def test_the_preview_a_human_approves_shows_a_long_value_whole(
