@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SCOPE_ARGS = ("org_id", "project_id")
+# the settings that give SCOPE_ARGS a default (then calls may leave them out), and what each names
+SCOPE_ENV = {"org_id": "NEEV_ORG_ID", "project_id": "NEEV_PROJECT_ID"}
+SCOPE_NOUN = {"org_id": "organisation", "project_id": "project"}
 CONFIRMATION_ARG = "confirmation_token"
 
 

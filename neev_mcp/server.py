@@ -40,7 +40,7 @@ from .client import NeevClient, RetryPolicy, Timeouts
 from .config import ConfigurationError, Settings
 from .errors import APIError, InvalidArguments, NeevError, NotConfigured
 from .gate import Gate, derive_key
-from .kinds import CONFIRMATION_ARG, ROOT_DISK, SCOPE_ARGS, VM, scope_of
+from .kinds import CONFIRMATION_ARG, ROOT_DISK, SCOPE_ARGS, SCOPE_ENV, SCOPE_NOUN, VM, scope_of
 from .registry import CONFIRM_POLICIES, READ_SCOPE, ToolDef, build_registry, catalogues, not_offered, reach
 from .spec.source import LoadedSpec, SpecError, load_source, vendored_spec
 from .text import clip
@@ -197,10 +197,13 @@ class NeevServer(MCPServer):
     def prepare(self, tool: ToolDef, arguments: dict[str, Any]) -> dict[str, Any]:
         """Fill configured org/project defaults, then validate everything against the tool's schema and rules."""
         args = dict(arguments)
+        defaults = self.config.defaults
         for key in SCOPE_ARGS:
-            if key in tool.input_schema["properties"] and args.get(key) in (None, "") and key in self.config.defaults:
-                args[key] = self.config.defaults[key]
-        problems = violations(tool.input_schema, args) or tool.problems(args)
+            if key in tool.input_schema["properties"] and args.get(key) is None and key in defaults:
+                args[key] = defaults[key]
+        problems = scope_problems(tool.input_schema, args, defaults)
+        problems += [p for p in violations(tool.input_schema, args) or tool.problems(args) if p not in problems
+                     and not any(p == f"{key}: required" for key in SCOPE_ARGS)]
         if problems:
             raise InvalidArguments(tool.name, problems)
         return normalise_integers(tool.input_schema, args)
@@ -401,6 +404,24 @@ def options_refusal(tool: ToolDef, exc: NeevError) -> agent_tools.Outcome | None
         return None
     found = options.refusal_with_options(exc.message, exc.api_message, exc.to_structured(), tool.options_tool)
     return agent_tools.Outcome(*found, is_error=True) if found else None
+
+
+def scope_problems(schema: dict[str, Any], args: dict[str, Any], defaults: dict[str, str]) -> list[str]:
+    """org_id / project_id missing with no default (say which setting gives one), or passed empty: an explicit empty
+    id is a mistake, never a silent way back to the default project."""
+    problems = []
+    for key in SCOPE_ARGS:
+        if key not in schema["properties"]:
+            continue
+        value, env, noun = args.get(key), SCOPE_ENV[key], SCOPE_NOUN[key]
+        if value is None and key in schema.get("required", ()):
+            problems.append(f"{key}: required; pass the {noun}'s id, or set {env} on the server so that calls may "
+                            f"leave {key} out")
+        elif isinstance(value, str) and not value.strip():
+            fallback = (f"leave {key} out to use {env} ({defaults[key]})" if key in defaults
+                        else f"set {env} on the server so that calls may leave {key} out")
+            problems.append(f"{key}: {value!r} names no {noun}; pass the {noun}'s id, or {fallback}")
+    return problems
 
 
 def to_mcp_tool(tool: ToolDef, apps: bool = False) -> Tool:

@@ -109,8 +109,32 @@ async def test_without_configured_defaults_scope_is_required_and_named(
         result = await c.call_tool("list_vms", {})
     assert tools["list_vms"].input_schema["required"] == ["org_id", "project_id"]
     assert result.is_error
-    assert text(result) == ("Invalid arguments for list_vms (nothing was sent to NeevCloud):\n"
-                            "- org_id: required\n- project_id: required")
+    assert text(result) == (
+        "Invalid arguments for list_vms (nothing was sent to NeevCloud):\n"
+        "- org_id: required; pass the organisation's id, or set NEEV_ORG_ID on the server so that calls may leave "
+        "org_id out\n"
+        "- project_id: required; pass the project's id, or set NEEV_PROJECT_ID on the server so that calls may leave "
+        "project_id out")
+    assert sandbox.requests == []
+
+
+@pytest.mark.parametrize(("defaults", "args", "expected"), [
+    ({}, {"org_id": "", "project_id": PROJECT},
+     "org_id: '' names no organisation; pass the organisation's id, or set NEEV_ORG_ID on the server so that calls "
+     "may leave org_id out"),
+    ({"org_id": ORG, "project_id": PROJECT}, {"org_id": ""},
+     f"org_id: '' names no organisation; pass the organisation's id, or leave org_id out to use NEEV_ORG_ID ({ORG})"),
+    ({"org_id": ORG, "project_id": PROJECT}, {"project_id": "  "},
+     f"project_id: '  ' names no project; pass the project's id, or leave project_id out to use NEEV_PROJECT_ID "
+     f"({PROJECT})"),
+])
+async def test_an_explicit_empty_org_or_project_id_is_refused_not_replaced_by_the_default(
+    make_server: MakeServer, sandbox: Sandbox, defaults: dict[str, str], args: dict[str, str], expected: str
+) -> None:
+    async with Client(make_server(org_id=defaults.get("org_id"), project_id=defaults.get("project_id"))) as c:
+        result = await c.call_tool("list_vms", args)
+    assert result.is_error
+    assert text(result) == f"Invalid arguments for list_vms (nothing was sent to NeevCloud):\n- {expected}"
     assert sandbox.requests == []
 
 
