@@ -8,6 +8,7 @@ nothing a tool does can take the server down.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -163,7 +164,9 @@ class NeevServer(MCPServer):
         tool = self.tools_by_name.get(name)
         apps = context is not None and client_supports_apps(context)
         if tool is None or (tool.app_only and not apps):
-            return await super().call_tool(name, arguments, context)  # unknown to this client: the SDK's answer
+            if self._tool_manager.get_tool(name) is not None:  # one registered with the SDK itself
+                return await super().call_tool(name, arguments, context)
+            return error_result(self.unknown_tool(name, apps, context))
         if tool.disabled:  # its reviewed operation drifted in the loaded spec
             return error_result(f"{tool.disabled} Nothing was sent.")
         if not self.visible(tool, apps):
@@ -193,6 +196,17 @@ class NeevServer(MCPServer):
             log.exception("tool %s failed unexpectedly", name)
             return error_result(f"{name} failed because of an internal error in neev-mcp; nothing more is known. "
                                 "The error was logged on the server.")
+
+    def unknown_tool(self, name: str, apps: bool, context: Context | None) -> str:
+        """'Unknown tool: x', naming the tools this client may call: the closest names first, at most MAX_NAMED."""
+        granted = granted_scopes(context)
+        offered = [t.name for t in self.registry if self.visible(t, apps) and (granted is None or t.scope in granted)]
+        close = difflib.get_close_matches(name, offered, n=3, cutoff=0.75)
+        named = [*close, *(n for n in offered if n not in close)][:MAX_NAMED]
+        more = f" and {len(offered) - len(named)} more (tools/list shows them all)" if len(offered) > len(named) else ""
+        guess = f"Did you mean {' or '.join(close)}? " if close else ""
+        return (f"Unknown tool: {clip(name, 80, marker='...')}. {guess}The tools this server offers: "
+                f"{', '.join(named) or 'none'}{more}.")
 
     def prepare(self, tool: ToolDef, arguments: dict[str, Any]) -> dict[str, Any]:
         """Fill configured org/project defaults, then validate everything against the tool's schema and rules."""
@@ -450,6 +464,7 @@ def to_mcp_tool(tool: ToolDef, apps: bool = False) -> Tool:
 # Upper bound on one result's text (a list page of 100 VMs is ~27,000 characters): a hostile upstream's huge names or
 # messages must not turn into a flood in the agent's context.
 MAX_RESULT_TEXT = 64_000
+MAX_NAMED = 20  # tools an 'Unknown tool' answer names
 CLIPPED = f"\n… [clipped: one result's text is capped at {MAX_RESULT_TEXT:,} characters]"
 
 

@@ -50,7 +50,8 @@ async def test_a_client_without_apps_cannot_call_the_view_only_tool(make_server:
     async with Client(make_server()) as client:
         result = await client.call_tool("dashboard_snapshot", {})
     assert result.is_error
-    assert result.content[0].text == "Unknown tool: dashboard_snapshot"
+    assert result.content[0].text.startswith("Unknown tool: dashboard_snapshot. The tools this server offers: list_vms")
+    assert "dashboard_snapshot" not in result.content[0].text.split(". ", 1)[1]
     assert api_requests(sandbox) == []
 
 

@@ -12,7 +12,7 @@ from mcp import Client
 from neev_mcp.registry import build_registry
 from neev_mcp.sandbox import Sandbox
 
-from .conftest import CREATE, ORG, PROJECT
+from .conftest import CREATE, ORG, PROJECT, MakeServer
 from .support import text
 
 pytestmark = pytest.mark.anyio
@@ -80,3 +80,21 @@ def test_the_api_client_names_no_tool() -> None:
                if isinstance(node, ast.Constant) and isinstance(node.value, str)}
     names = {t.name for t in build_registry()}
     assert not [s for s in strings for n in names if n in s]
+
+
+async def test_an_unknown_tool_names_the_tools_there_are_closest_first(client: Client, sandbox: Sandbox) -> None:
+    listed = [t.name for t in (await client.list_tools()).tools]  # what tools/list offers this client
+    result = await client.call_tool("list_vm", {})
+    others = ", ".join(n for n in listed if n != "list_vms")
+    assert result.is_error and text(result) == (
+        f"Unknown tool: list_vm. Did you mean list_vms? The tools this server offers: list_vms, {others}.")
+    assert "dashboard_snapshot" not in text(result) and sandbox.requests == []
+
+
+async def test_an_unknown_tool_in_read_only_mode_names_only_the_tools_offered(make_server: MakeServer) -> None:
+    async with Client(make_server(read_only=True)) as client:
+        listed = [t.name for t in (await client.list_tools()).tools]
+        result = await client.call_tool("delete_everything", {})
+    assert "get_vm" in listed and "delete_vm" not in listed
+    assert result.is_error and text(result) == (
+        f"Unknown tool: delete_everything. The tools this server offers: {', '.join(listed)}.")
