@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
+from mcp.types import ElicitResult
 
 from neev_mcp.sandbox import Sandbox
 
@@ -105,6 +106,27 @@ async def test_decline_cancel_or_a_wrong_name_deletes_nothing_and_says_why(
     assert upstream(sandbox, "DELETE") == []
     assert sandbox.vms[web].status == "running"
     assert events(audit) == [("requested", "delete_vm", CHANNEL[mode]), (event, "delete_vm", CHANNEL[mode])]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(("content", "got"), [
+    ({"name": "web-1"}, "only {'name': 'web-1'}"),
+    ({}, "no fields at all"),
+])
+async def test_an_answer_without_the_name_field_says_what_came_instead(
+    mode: str, content: dict, got: str, make_server: MakeServer, sandbox: Sandbox
+) -> None:
+    async def answer(ctx: object, params: object) -> ElicitResult:
+        return ElicitResult(action="accept", content=content)
+
+    web = vm_id(sandbox, "web-1")
+    async with Client(make_server(), mode=mode, elicitation_callback=answer) as client:
+        result = await client.call_tool("delete_vm", {"vm_id": web})
+    assert result.is_error
+    assert text(result) == (f"VM web-1 ({web}) was not deleted: the answer had no confirm_name field ({got}), so no "
+                            "name was typed and the confirmation does not count.")
+    assert result.structured_content["reason"] == "no name field"
+    assert upstream(sandbox, "DELETE") == [] and sandbox.vms[web].status == "running"
 
 
 @pytest.mark.parametrize("mode", MODES)

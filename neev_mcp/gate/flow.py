@@ -201,10 +201,16 @@ class Gate:
             raise Refusal("cancelled", preview=preview, why="the user cancelled the confirmation. Do not retry unless "
                           "the user asks again.", reason="cancelled", channel=channel)
         assert answer is not None
-        typed = str((answer.content or {}).get(CONFIRM_FIELD, "")).strip()
+        content = answer.content or {}
         if not preview.name.strip():  # nothing to type means nothing was confirmed
             raise Refusal("invalid", preview=preview, why="the resource has no name to confirm against.",
                           reason="empty name", channel=channel)
+        if CONFIRM_FIELD not in content:  # say what came instead of pretending an empty name was typed
+            got = (f"only {clip(repr(dict(content)), 120, marker='...')}" if content else "no fields at all")
+            why = (f"the answer had no {CONFIRM_FIELD} field ({got}), so no name was typed and the confirmation "
+                   "does not count.")
+            raise Refusal("invalid", preview=preview, why=why, reason="no name field", channel=channel)
+        typed = str(content[CONFIRM_FIELD]).strip()
         if not hmac.compare_digest(typed.encode(), preview.name.encode()):
             shown = clip(typed, 60, marker="...")
             why = f"the name typed ({shown!r}) does not match {preview.name!r}, so the confirmation does not count."
