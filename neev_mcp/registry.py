@@ -41,7 +41,7 @@ from .spec.infer import catalogue_of, describe, infer_hints, safe_to_retry, titl
 from .spec.openapi import Operation, input_schema
 from .spec.source import LoadedSpec, vendored_spec
 from .summaries import Summariser
-from .validation import Rule, no_ssh_port
+from .validation import Rule, no_negative_gpus, no_ssh_port
 
 __all__ = ["CONFIRMATION_ARG", "SCOPE_ARGS", "Hints", "ToolDef", "build_registry"]
 
@@ -133,7 +133,7 @@ OVERLAYS: dict[str, Overlay] = {
                         action=Action("create", "created", creates=VM,
                                       unsure=" The VM may or may not have been created: call list_vms and look for its "
                                       "name before trying again, so that no duplicate VM is created."),
-                        rules=(no_ssh_port,), options_tool="vm_options",
+                        rules=(no_ssh_port, no_negative_gpus), options_tool="vm_options",
                         refers_to=(PROJECT, REGION, IMAGE, PLAN, VM_CONFIG, ROOT_DISK)),
     "getVM": Overlay("Get VM", READ, summaries.summarise_vm, "Includes status, failure message, IP, ports, disks and "
                      "next steps.", kind=VM),

@@ -82,6 +82,18 @@ def no_ssh_port(arguments: Mapping[str, Any]) -> list[str]:
             if isinstance(entry, Mapping) and entry.get("port") == 22]
 
 
+def no_negative_gpus(arguments: Mapping[str, Any]) -> list[str]:
+    """createVM's `gpu_config_count`: "The number of GPU configurations need to be attached to the VM." A number of
+    things is never negative, but the schema says only `integer`, so -3 would reach NeevCloud to be refused there.
+    Reviewed as a rule (not a `minimum` in the schema): the tool keeps the schema it was reviewed with, so spec drift
+    checks still compare like with like."""
+    count = arguments.get("gpu_config_count")
+    if isinstance(count, int) and not isinstance(count, bool) and count < 0:
+        return [f"gpu_config_count: {count} is below the minimum 0 (it counts GPU configurations; leave it out or "
+                "pass 0 for a VM without GPUs)"]
+    return []
+
+
 MAX_PATH_PARAM = 256  # an id in a URL path; a longer one is a mistake, and would be refused as an invalid URL
 
 

@@ -343,3 +343,19 @@ def test_a_rule_only_the_spec_prose_states_is_refused_with_a_clear_error(session
     )
     assert not [v for v in sandbox.vms.values() if v.name == "web-9"]
     assert not [r for r in sandbox.requests if r.method == "POST"]
+
+
+def test_a_negative_gpu_count_is_refused_by_the_reviewed_rule_and_nothing_is_sent(
+    session: Session, sandbox: Sandbox
+) -> None:
+    sandbox.clear_requests()
+    args = {"name": "web-9", "region_id": "in-mum-1", "vm_config_id": "vcpu-4-ram-16", "plan_id": "hourly",
+            "root_disk": {"create_disk_request": {"name": "web-9-root", "size_gb": 40, "image_id": "ubuntu-24.04"}},
+            "gpu_config_count": -3}
+    result = session.call("create_vm", args)
+    assert result.is_error
+    assert text_of(result) == (
+        "Invalid arguments for create_vm (nothing was sent to NeevCloud):\n"
+        "- gpu_config_count: -3 is below the minimum 0 (it counts GPU configurations; leave it out or pass 0 for a "
+        "VM without GPUs)")
+    assert sandbox.requests == []  # not even the name look-up: the arguments are refused first

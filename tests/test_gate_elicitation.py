@@ -191,7 +191,7 @@ async def test_a_failed_confirmation_dialog_is_a_refusal_not_a_fallback_to_a_tok
 ) -> None:
     from mcp import MCPError
     from mcp.client import ClientRequestContext
-    from mcp.types import ElicitRequestParams, ElicitResult
+    from mcp.types import ElicitRequestParams
 
     async def dismissed(ctx: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
         raise MCPError(-32001, "user dismissed the confirmation dialog")

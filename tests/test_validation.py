@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from neev_mcp.registry import build_registry
-from neev_mcp.validation import no_ssh_port, normalise_integers, path_segment_problem, violations
+from neev_mcp.validation import no_negative_gpus, no_ssh_port, normalise_integers, path_segment_problem, violations
 
 TOOLS = {t.name: t for t in build_registry({"org_id": "o", "project_id": "p"})}
 CREATE = TOOLS["create_vm"].input_schema
@@ -53,3 +53,12 @@ def test_path_parameters_must_be_single_meaningful_segments() -> None:
     assert path_segment_problem("vm_id", "a" * 257) == ("vm_id: 257 characters is longer than an identifier can be "
                                                         "(at most 256)")
     assert path_segment_problem("vm_id", "3f6c") is None
+
+
+def test_the_gpu_count_rule_refuses_only_negative_counts() -> None:
+    assert no_negative_gpus({"gpu_config_count": -1}) == [
+        "gpu_config_count: -1 is below the minimum 0 (it counts GPU configurations; leave it out or pass 0 for a VM "
+        "without GPUs)"]
+    assert no_negative_gpus({"gpu_config_count": 0}) == no_negative_gpus({"gpu_config_count": 2}) == []
+    assert no_negative_gpus({}) == no_negative_gpus({"gpu_config_count": True}) == []
+    assert TOOLS["create_vm"].problems({"gpu_config_count": -1}) == no_negative_gpus({"gpu_config_count": -1})
