@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -277,8 +278,10 @@ def check_valid_case(session: Session, tool: str, data: st.DataObject) -> None:
     assert "internal error in neev-mcp" not in text, text
     assert "[invalid_request]" not in text, f"the sandbox rejected a valid call: {text}"
     assert not any(r.status == 400 and "invalid_request" in json.dumps(r.body) for r in sandbox.requests)
-    if text.startswith(f"Invalid arguments for {tool}"):  # refused before sending: only a path segment like '..'
-        assert "is not a valid identifier" in text, text
+    if text.startswith(f"Invalid arguments for {tool}"):
+        # refused before sending: only a path segment like '..', or an empty org_id/project_id (never the default)
+        assert "is not a valid identifier" in text or re.search(r"_id: '\s*' names no (organisation|project);",
+                                                                text), text
 
 
 def check_invalid_case(session: Session, tool: str, data: st.DataObject) -> None:
