@@ -178,7 +178,7 @@ async def test_a_replica_whose_store_is_unreachable_refuses_and_sends_nothing_up
     assert said.startswith("VM race-3 (new) was not created: the shared replay store (NEEV_MCP_REPLAY_STORE) could "
                            "not record that this confirmation is being used (redis://127.0.0.1:")
     assert "Nothing was sent to NeevCloud." in said
-    assert sandbox_requests(sandbox) == []
+    assert {r["method"] for r in sandbox_requests(sandbox)} == {"GET"}  # only the name look-ups (preview, redeem)
     async with connect(stack["b"].url) as client:  # the token was not used up: a healthy replica runs it
         done = await client.call_tool("create_vm", {**args, "confirmation_token": token})
     assert not done.is_error, done.content
