@@ -280,7 +280,7 @@ def check_valid_case(session: Session, tool: str, data: st.DataObject) -> None:
     assert not any(r.status == 400 and "invalid_request" in json.dumps(r.body) for r in sandbox.requests)
     if text.startswith(f"Invalid arguments for {tool}"):
         # refused before sending: only a path segment like '..', or an empty org_id/project_id (never the default)
-        assert "is not a valid identifier" in text or re.search(r"_id: '\s*' names no (organisation|project);",
+        assert "is not a valid identifier" in text or re.search(r"- (org|project)_id: '[^']*' names no ",
                                                                 text), text
 
 
