@@ -345,6 +345,7 @@ def refusal_with_options(message: str, api_message: str | None, structured: dict
     text = message
     if named:
         text += " Valid values NeevCloud named: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in named.items()) + "."
-    text += (f" {options_tool} lists the regions, VM configurations, plans and images in use in this project (and "
-             "the root disks that can be attached).")
+    if options_tool not in message:  # a 404's hint (neev_mcp/kinds.py) may have named it already
+        text += (f" {options_tool} lists the regions, VM configurations, plans and images in use in this project "
+                 "(and the root disks that can be attached).")
     return text, {**structured, "message": text, "valid_values": named, "options_tool": options_tool}
