@@ -104,6 +104,7 @@ class Env:
     confirm: str = "destructive"
     # 'regions' / 'plans' / … → the read tool listing NeevCloud's full catalogue of them (registry.catalogues)
     catalogues: Mapping[str, str] = field(default_factory=dict)
+    tool: str = ""  # the name of the tool being run (its declaration's), for answers that say how to call it again
 
 
 # -- whole-project reads: every page through the walker -----------------------------------------------------------
@@ -257,6 +258,12 @@ async def namesakes(api: API, kind: Kind, scope: dict[str, Any], name: str, limi
 
 
 # -- wait_for_vm ---------------------------------------------------------------------------------------------------
+# One call must end before the client gives up on it: the TypeScript SDK (and hosts built on it) times a request out
+# after 60 s, progress notwithstanding. A longer wait is several calls, each saying how to make the next one.
+WAIT_DEFAULT_SECONDS = 40
+WAIT_MAX_SECONDS = 55
+
+
 class _Wait:
     """One wait_for_vm call: what it asked for and what it has seen so far."""
 
@@ -264,7 +271,7 @@ class _Wait:
         self.args = args
         self.target: str = args["target_status"]
         self.vm_id: str = args[VM.id_arg]
-        self.timeout = float(args.get("timeout_seconds") or 300)
+        self.timeout = float(args.get("timeout_seconds") or WAIT_DEFAULT_SECONDS)
         self.started = anyio.current_time()
         self.last: dict[str, Any] | None = None
         self.checks = 0
@@ -304,11 +311,19 @@ async def wait_for_vm(api: API, args: dict[str, Any], env: Env) -> Outcome:
                 return outcome
             await anyio.sleep(interval)
             interval = min(env.limits.poll_max, interval * env.limits.poll_factor)
+    return _still_waiting(wait, env)
+
+
+def _still_waiting(wait: _Wait, env: Env) -> Outcome:
+    """The timeout passed: not a failure; the answer says how to go on waiting, in words and as a ready call."""
     status_now = summaries.status_label(wait.last) if wait.last else "unknown (no answer yet)"
     name = summaries.ident(wait.last) if wait.last else wait.vm_id
-    return Outcome(f"Still waiting: after {wait.timeout:.0f}s VM {name} is {status_now}, not yet {wait.target}. This "
-                   "is not a failure. Call wait_for_vm again to keep waiting, or get_vm to look.",
-                   wait.state(timed_out=True))
+    again = {**scope_of(wait.args), VM.id_arg: wait.vm_id, "target_status": wait.target,
+             "timeout_seconds": round(wait.timeout)}
+    return Outcome(f"Still waiting after {wait.elapsed:.0f}s: VM {name} is {status_now}, not yet {wait.target}. "
+                   f"This is not a failure: call {env.tool} again with the same arguments to keep waiting "
+                   "(structuredContent.continue_with has them), or get_vm to look.",
+                   wait.state(timed_out=True, continue_with={"tool": env.tool, "arguments": again}))
 
 
 def _judge(wait: _Wait, status: str, settled_wrong: int, env: Env) -> Outcome | None:

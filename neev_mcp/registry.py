@@ -406,16 +406,20 @@ def _helpers(operations: list[Operation], defaults: Mapping[str, str]) -> list[T
         ToolDef(
             name="wait_for_vm",
             title="Wait for VM",
-            description="Poll a VM until it reaches target_status (or fails, or the timeout passes), reporting "
-            "progress. 'deleted' is reached when the VM is gone.",
+            description="Poll a VM until it reaches target_status (or fails, or the timeout passes: 40 s by default, "
+            "55 s at most, so that the call ends before the client gives up), reporting progress. 'deleted' is reached "
+            "when the VM is gone. A timeout is not a failure: call again with structuredContent.continue_with.",
             hints=READ,
             input_schema=_obj(
                 {
                     **scope,
                     VM.id_arg: vm_id,
                     "target_status": {"type": "string", "enum": status_enum, "description": "Status to wait for."},
-                    "timeout_seconds": {"type": "integer", "minimum": 1, "maximum": 600, "default": 300,
-                                        "description": "Give up after this many seconds."},
+                    "timeout_seconds": {"type": "integer", "minimum": 1, "maximum": agent_tools.WAIT_MAX_SECONDS,
+                                        "default": agent_tools.WAIT_DEFAULT_SECONDS,
+                                        "description": "Stop waiting after this many seconds (kept under the 60 s "
+                                        "many clients allow a request). If the VM is not there yet, the result says "
+                                        "so and continue_with holds the call that keeps waiting."},
                 },
                 [*scope_required, VM.id_arg, "target_status"],
             ),
@@ -472,7 +476,9 @@ def _view_tools(scope: dict[str, Any], scope_required: list[str]) -> list[ToolDe
 _INT, _BOOL, _STR = {"type": "integer"}, {"type": "boolean"}, {"type": "string"}
 WAIT_OUTPUT: dict[str, Any] = {"type": "object", "properties": {
     "reached": _BOOL, "timed_out": _BOOL, "status": {"type": ["string", "null"]}, "target_status": _STR,
-    "vm_id": _STR, "elapsed_seconds": {"type": "number"}, "checks": _INT, "vm": {"type": ["object", "null"]}}}
+    "vm_id": _STR, "elapsed_seconds": {"type": "number"}, "checks": _INT, "vm": {"type": ["object", "null"]},
+    # on a timeout: the call that keeps waiting, {"tool": …, "arguments": {…}}
+    "continue_with": {"type": "object", "properties": {"tool": _STR, "arguments": {"type": "object"}}}}}
 OVERVIEW_OUTPUT: dict[str, Any] = {"type": "object", "properties": {
     "complete": _BOOL, "vm_total": _INT, "vm_by_status": {"type": "object", "additionalProperties": _INT},
     "failed": {"type": "array"}, "in_transition": {"type": "array"}, "root_disk_total": _INT,

@@ -282,7 +282,7 @@ class NeevServer(MCPServer):
             raise NotConfigured(f"{tool.disabled} Nothing was sent.")
         if tool.run is not None:
             env = agent_tools.Env(self.now, _progress_reporter(context), self.limits, self.reach, self.view_actions,
-                                  self.config.confirm, self.catalogue_tools)
+                                  self.config.confirm, self.catalogue_tools, tool=tool.name)
             return await tool.run(self.api(token), args, env)
         assert tool.operation is not None and tool.summarise is not None
         api_args = {k: v for k, v in args.items() if k != CONFIRMATION_ARG}

@@ -118,6 +118,48 @@ async def test_an_overview_whose_page_fails_is_an_error_with_the_api_message(
 
 
 # -- wait_for_vm ---------------------------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_client_that_gives_up_after_60_s_waits_for_a_slow_vm_without_an_error(
+    make_server: MakeServer, sandbox: Sandbox, clock: SimClock
+) -> None:
+    """Issue 13: the TypeScript SDK times a request out after 60 s. With the production poll pace and the default
+    timeout, a VM that takes longer is several calls, each ending in time and naming the next one. ~45 s real."""
+    etl = vm_id(sandbox, "etl-2")  # frozen clock: provisioning until this test moves time
+    seen: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(progress)
+
+    async with Client(make_server(), raise_exceptions=True, read_timeout_seconds=60) as client:
+        schema = next(t for t in (await client.list_tools()).tools if t.name == "wait_for_vm").input_schema
+        assert schema["properties"]["timeout_seconds"]["default"] == 40
+        assert schema["properties"]["timeout_seconds"]["maximum"] == 55
+        started = anyio.current_time()
+        first = await client.call_tool("wait_for_vm", {"vm_id": etl, "target_status": "running"},
+                                       progress_callback=on_progress)  # an -32001 here would raise
+        took = anyio.current_time() - started
+        assert 40 <= took < 50, took
+        assert not first.is_error and first.structured_content["timed_out"] is True
+        assert first.content[0].text.startswith(f"Still waiting after 40s: VM etl-2 ({etl}) is provisioning")
+        assert first.structured_content["status"] == "provisioning"
+        assert 40 <= first.structured_content["elapsed_seconds"] < 50
+        assert len(seen) >= 5 and seen == sorted(seen)  # progress arrived all along (1 s, then x1.5 up to 10 s)
+        again = first.structured_content["continue_with"]
+        assert again == {"tool": "wait_for_vm", "arguments": {"org_id": ORG, "project_id": PROJECT, "vm_id": etl,
+                                                               "target_status": "running", "timeout_seconds": 40}}
+
+        async def boot_later() -> None:
+            await anyio.sleep(1.5)
+            clock.advance(60)  # the VM gets there during the second call
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(boot_later)
+            second = await client.call_tool(again["tool"], again["arguments"])
+    assert not second.is_error and second.structured_content["reached"] is True
+    assert second.content[0].text.startswith("Reached running after ")
+
+
 @pytest.mark.anyio
 async def test_waiting_for_a_booting_vm_reports_progress_until_it_runs(
     fast_client: Client, sandbox: Sandbox, clock: SimClock
@@ -216,18 +258,22 @@ async def test_a_timeout_is_not_an_error_and_says_the_last_status(fast_client: C
                                                          "timeout_seconds": 1})
     assert not result.is_error
     assert result.content[0].text == (
-        f"Still waiting: after 1s VM etl-2 ({etl}) is provisioning (in transition: allocating compute and cloning "
-        "root disk), not yet running. This is not a failure. Call wait_for_vm again to keep waiting, or get_vm to "
-        "look.")
+        f"Still waiting after 1s: VM etl-2 ({etl}) is provisioning (in transition: allocating compute and cloning "
+        "root disk), not yet running. This is not a failure: call wait_for_vm again with the same arguments to keep "
+        "waiting (structuredContent.continue_with has them), or get_vm to look.")
     assert result.structured_content["timed_out"] is True and result.structured_content["status"] == "provisioning"
+    assert result.structured_content["continue_with"] == {
+        "tool": "wait_for_vm",
+        "arguments": {"org_id": ORG, "project_id": PROJECT, "vm_id": etl, "target_status": "running",
+                      "timeout_seconds": 1}}
     assert len(api_requests(sandbox)) >= 10  # it kept polling (fast limits) until the deadline
 
 
 @pytest.mark.anyio
 async def test_cancelling_the_call_stops_the_polling(fast_client: Client, sandbox: Sandbox) -> None:
-    etl = vm_id(sandbox, "etl-2")  # frozen clock: the wait would run for the full 600 s
+    etl = vm_id(sandbox, "etl-2")  # frozen clock: the wait would run for the full 55 s
     with anyio.move_on_after(0.2) as scope:
-        await fast_client.call_tool("wait_for_vm", {"vm_id": etl, "target_status": "running", "timeout_seconds": 600})
+        await fast_client.call_tool("wait_for_vm", {"vm_id": etl, "target_status": "running", "timeout_seconds": 55})
     assert scope.cancelled_caught
     await anyio.sleep(0.1)  # let the cancellation reach the server
     polled = len(api_requests(sandbox))
