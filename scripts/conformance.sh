@@ -3,7 +3,7 @@
 # streamable HTTP, stateful and stateless, on the HTTP sandbox. Only the scenarios that need no fixture tools
 # (the suite's `test_*` tools) apply to a real server; see docs/deploy.md for the list and why.
 #
-#   scripts/conformance.sh                 # installs Node 22 + the suite into $CONFORMANCE_DIR on first use
+#   scripts/conformance.sh                 # installs Node 22 (.cache/node22) + the suite ($CONFORMANCE_DIR) on first use
 #   PYTHON=/tmp/venv/bin/python scripts/conformance.sh
 #
 # Exit status: 0 when every selected scenario passed, 1 otherwise.
@@ -17,14 +17,18 @@ CONFORMANCE_DIR="${CONFORMANCE_DIR:-${TMPDIR:-/tmp}/neev-mcp-conformance}"
 SCENARIOS=(server-initialize ping tools-list resources-list prompts-list completion-complete dns-rebinding-protection)
 STATEFUL_ONLY=(server-sse-multiple-streams)  # needs Mcp-Session-Id; in stateless mode it has nothing to check
 
-# -- Node 22 and the suite, in a scratch folder (never in the repository) ------------------------------------------
+# -- Node 22 (shared, under .cache/node22) and the suite, in a scratch folder -----------------------------------------
+# shellcheck source=scripts/node22.sh
+. "$ROOT/scripts/node22.sh"
+ensure_node22 "$ROOT/.cache"
 if [[ ! -x "$CONFORMANCE_DIR/node_modules/.bin/conformance" ]]; then
-  echo "installing node@22 and @modelcontextprotocol/conformance@$CONFORMANCE_VERSION into $CONFORMANCE_DIR" >&2
+  echo "installing @modelcontextprotocol/conformance@$CONFORMANCE_VERSION into $CONFORMANCE_DIR" >&2
   mkdir -p "$CONFORMANCE_DIR"
   (cd "$CONFORMANCE_DIR" && { [[ -f package.json ]] || npm init -y >/dev/null; } &&
-    npm install --no-audit --no-fund "node@22" "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION" >&2)
+    PATH="$(dirname "$NODE22"):$PATH" npm install --no-audit --no-fund \
+      "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION" >&2)
 fi
-export PATH="$CONFORMANCE_DIR/node_modules/.bin:$PATH"
+export PATH="$CONFORMANCE_DIR/node_modules/.bin:$(dirname "$NODE22"):$PATH"
 echo "node $(node --version), conformance $(conformance --version)" >&2
 
 # -- processes we start, and only those, are stopped on exit ---------------------------------------------------------

@@ -10,7 +10,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="$ROOT/.cache"
 EXT_APPS_VERSION="2.0.4"
 ESBUILD_VERSION="0.25.12"
-NODE="$CACHE/node22/node_modules/.bin/node"
+# shellcheck source=scripts/node22.sh
+. "$ROOT/scripts/node22.sh"
 DIR="$CACHE/ext-apps"
 
 if [[ ! -x /usr/bin/chromium ]]; then
@@ -21,10 +22,8 @@ if ! command -v npm >/dev/null; then
   echo "installing Debian's npm" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
 fi
-if [[ ! -x "$NODE" ]]; then
-  echo "installing Node 22 into $CACHE/node22" >&2
-  mkdir -p "$CACHE/node22" && (cd "$CACHE/node22" && npm init -y >/dev/null && npm install --no-fund --no-audit node@22 >&2)
-fi
+ensure_node22 "$CACHE"
+NODE="$NODE22"
 if ! grep -qs "\"version\": \"$EXT_APPS_VERSION\"" "$DIR/node_modules/@modelcontextprotocol/ext-apps/package.json" ||
    [[ ! -d "$DIR/node_modules/esbuild" ]]; then
   echo "installing @modelcontextprotocol/ext-apps@$EXT_APPS_VERSION and esbuild@$ESBUILD_VERSION into $DIR" >&2

@@ -12,15 +12,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="$ROOT/.cache"
 INSPECTOR_VERSION="2.12.0"
 PYTHON="${PYTHON:-python3}"
-NODE="$CACHE/node22/node_modules/.bin/node"
+# shellcheck source=scripts/node22.sh
+. "$ROOT/scripts/node22.sh"
 INSPECTOR="$CACHE/inspector/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js"
 OUT="$CACHE/inspector-out"
 
 install_tools() {
-  if [[ ! -x "$NODE" ]]; then  # the Inspector needs Node >= 22.19; the `node` npm package ships one
-    echo "installing Node 22 into $CACHE/node22" >&2
-    mkdir -p "$CACHE/node22" && (cd "$CACHE/node22" && npm init -y >/dev/null && npm install --no-fund --no-audit node@22 >&2)
-  fi
+  ensure_node22 "$CACHE"  # the Inspector needs Node >= 22.19
+  NODE="$NODE22"
   if [[ ! -f "$INSPECTOR" ]] || ! grep -q "\"version\": \"$INSPECTOR_VERSION\"" \
       "$CACHE/inspector/node_modules/@modelcontextprotocol/inspector/package.json"; then
     echo "installing @modelcontextprotocol/inspector@$INSPECTOR_VERSION into $CACHE/inspector" >&2

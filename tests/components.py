@@ -150,3 +150,15 @@ def oauth2_mock_server() -> str:
     return require("the npm package oauth2-mock-server", found,
                    "mkdir -p .cache/oauth2-mock-server && cd .cache/oauth2-mock-server && npm init -y && "
                    "npm install oauth2-mock-server@9.3.0 (.ci/run does this)")
+
+
+TS_SDK_VERSION = "1.32.2"  # scripts/ts-client.sh installs exactly this
+
+
+def ts_sdk() -> str:
+    """The folder whose node_modules holds the official MCP TypeScript SDK (@modelcontextprotocol/sdk), pinned."""
+    folder = CACHE / "ts-client"
+    package = folder / "node_modules" / "@modelcontextprotocol" / "sdk" / "package.json"
+    found = package.is_file() and f'"version": "{TS_SDK_VERSION}"' in package.read_text(encoding="utf-8")
+    return require(f"the npm package @modelcontextprotocol/sdk@{TS_SDK_VERSION}", str(folder) if found else None,
+                   "bash scripts/ts-client.sh (Node 22 and the SDK into .cache/; .ci/run does this)")
