@@ -42,6 +42,8 @@ const say = (step, extra = {}) => console.log(JSON.stringify({ step, ok: true, .
 const text = (result) => (result.content ?? []).filter((c) => c.type === "text").map((c) => c.text).join("\n");
 
 // A client of neev-mcp: `elicit` answers the confirmation dialog (undefined: no elicitation capability at all).
+// Over HTTP it connects to --url (a server on --sandbox); otherwise, and for the frozen sandbox, it starts
+// `PYTHON -m neev_mcp` over stdio on `apiBase`.
 async function connect(name, { elicit, apiBase = opt.sandbox } = {}) {
   const client = new Client({ name: `neev-ts-${name}`, version: "1.0.0" },
     { capabilities: elicit ? { elicitation: { form: {} } } : {} });
