@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 TOOLS = {"list_vms", "create_vm", "get_vm", "delete_vm", "start_vm", "stop_vm", "restart_vm", "list_root_disk_volumes",
-         "get_root_disk_volume", "delete_root_disk_volume", "project_overview", "wait_for_vm"}
+         "get_root_disk_volume", "delete_root_disk_volume", "project_overview", "wait_for_vm", "vm_options"}
 PROMPTS = {"provision_vm", "project_health_report", "cleanup_unattached_disks", "decommission_vm",
            "diagnose_failed_vm"}
 SEED_VMS = ("web-1", "train-gpu-1", "db-1", "etl-2", "batch-7")
