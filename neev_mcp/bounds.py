@@ -30,7 +30,9 @@ MiB = 1024 * 1024
 class RequestBounds:
     deadline: float = 30.0  # seconds for one whole request (all attempts, all reads): NEEV_REQUEST_DEADLINE
     max_response_bytes: int = 4 * MiB  # NEEV_MAX_RESPONSE_BYTES; a list page of 100 VMs is about 100 KB
-    per_caller: int = 20  # requests one upstream token may have in flight at once
+    # requests one upstream token may have in flight at once: the walker's ceiling (agent_tools.Limits.max_concurrency),
+    # so a whole-project read of an API with room for parallelism is not queued behind its own share
+    per_caller: int = 32
     slot_wait: float = 5.0  # longest wait for one of them to free up (a caller whose share is stuck hears so early)
     pool: int = 100  # connections in the shared pool (httpx2's default, stated so the share above is visible)
 
@@ -54,9 +56,15 @@ async def read_capped(response: httpx2.Response, limit: int, tool: str) -> httpx
         declared = int(response.headers.get("content-length", ""))
     except ValueError:
         declared = None
-    if declared is not None and declared > limit and "content-encoding" not in response.headers:
-        await response.aclose()
-        raise too_large(tool, limit)
+    if declared is not None and "content-encoding" not in response.headers:
+        if declared > limit:
+            await response.aclose()
+            raise too_large(tool, limit)
+        try:  # HTTP/1.1 framing reads exactly `declared` bytes: no cap to watch, and no copy to make
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
     chunks: list[bytes] = []
     size = 0
     try:

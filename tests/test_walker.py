@@ -124,6 +124,22 @@ async def test_concurrency_grows_while_the_api_keeps_up_and_halves_when_it_throt
 
 
 @pytest.mark.anyio
+async def test_an_api_with_room_for_parallelism_gets_the_walkers_whole_ceiling(
+    make_server: MakeServer, sandbox: Sandbox
+) -> None:
+    # The per-caller share of the connection pool must not be a lower, hidden ceiling: with 20 slots a walk queued
+    # behind its own share and read a latency-bound project at 20 in flight where the plain client used 32.
+    sandbox.seed_bulk(8000)  # 81 + 81 pages
+    sandbox.gatekeeper.capacity = Capacity(latency=0.05, max_parallel=64)
+    server = make_server()
+    async with Client(server) as c:
+        result = await c.call_tool("project_overview", {})
+    s = result.structured_content
+    assert s["complete"] is True and s["walk"]["throttled"] == 0
+    assert sandbox.gatekeeper.stats()["peak"] == Limits().max_concurrency == 32
+
+
+@pytest.mark.anyio
 async def test_a_429_pauses_every_new_request_for_its_retry_after(make_server: MakeServer, sandbox: Sandbox) -> None:
     sandbox.seed_bulk(500)
     sandbox.add_faults(Fault(kind="status", status=429, retry_after=0.4, method="GET", path_regex="/vms$"))
