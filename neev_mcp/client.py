@@ -110,6 +110,10 @@ class NeevClient:
             )
         return self._http
 
+    def scrubber(self, token: str | None = None) -> scrub.Scrubber:
+        """What removes the bearer of a call made with `token` (None: the server's own) from what it answered."""
+        return scrub.scrubber(token if token is not None else self._token)
+
     async def aclose(self) -> None:
         if self._http is not None:
             http, self._http = self._http, None
@@ -139,6 +143,7 @@ class NeevClient:
         retry: RetryPolicy | None = None,
         earlier: str = GENERIC_EARLIER,
         not_found: tuple[Kind, ...] = (),
+        scrub_body: bool = True,  # False: a 2xx JSON body as sent, for a caller that scrubs the aggregate it keeps
     ) -> APIResponse:
         """Send one operation, with retries as its safety allows; raises a `NeevError` subclass on failure.
 
@@ -153,10 +158,8 @@ class NeevClient:
         """
         bearer = token if token is not None else self._token
         if not bearer:
-            raise NotConfigured(
-                "No NeevCloud API token is configured. Set NEEV_API_TOKEN to a valid bearer JWT "
-                "(or run with --sandbox to try the server without an account)."
-            )
+            raise NotConfigured("No NeevCloud API token is configured. Set NEEV_API_TOKEN to a valid bearer JWT "
+                                "(or run with --sandbox to try the server without an account).")
         scrub.remember(bearer)
         url = self.url_for(op, path_params)
         params = {k: _query_value(v) for k, v in (query or {}).items() if v is not None}
@@ -171,7 +174,7 @@ class NeevClient:
             try:
                 with telemetry.upstream(op.method, op.path, op.operation_id, attempt, reason, headers) as sent:
                     response = await self._send_once(op, url, params, body, sent.headers, bearer, deadline,
-                                                      not_found)
+                                                      not_found, scrub_body)
                     sent.status = response.status
                 return response
             except NeevError as exc:
@@ -215,7 +218,7 @@ class NeevClient:
 
     async def _send_once(
         self, op: Operation, url: str, params: dict[str, str | list[str]], body: Any, headers: dict[str, str],
-        bearer: str, deadline: float, not_found: tuple[Kind, ...] = (),
+        bearer: str, deadline: float, not_found: tuple[Kind, ...] = (), scrub_body: bool = True,
     ) -> APIResponse:
         try:
             wait = min(self._bounds.slot_wait, deadline - anyio.current_time())
@@ -242,7 +245,7 @@ class NeevClient:
             ) from None
         except httpx2.HTTPError as exc:
             raise ConnectionLost(f"HTTP failure during {op.tool_name} ({type(exc).__name__}).") from None
-        return _interpret(op, response, bearer, self.token_source, not_found)
+        return _interpret(op, response, bearer, self.token_source, not_found, scrub_body)
 
     async def _exchange(
         self, op: Operation, url: str, params: dict[str, str | list[str]], body: Any, headers: dict[str, str]
@@ -289,7 +292,7 @@ def _seconds(value: float) -> str:
 
 def _interpret(
     op: Operation, response: httpx2.Response, bearer: str, source: str = "NEEV_API_TOKEN",
-    not_found: tuple[Kind, ...] = (),
+    not_found: tuple[Kind, ...] = (), scrub_body: bool = True,
 ) -> APIResponse:
     status = response.status_code
     clean = scrub.scrubber(bearer)  # an upstream that echoes the token must not get it into our output
@@ -300,7 +303,8 @@ def _interpret(
                                   "where a JSON object was expected.")
             return APIResponse(status, None)
         try:
-            return APIResponse(status, clean.value(response.json(), raw=response.content))
+            data = response.json()
+            return APIResponse(status, clean.value(data, raw=response.content) if scrub_body else data)
         except ValueError:
             kind = clean.excerpt(response.headers.get("content-type", "unknown content type"), 100)
             raise BadResponse(f"NeevCloud answered {op.tool_name} with HTTP {status} but the body is not valid "

@@ -110,13 +110,17 @@ class Collection:
             self.total_pages = max(1, int(paging.get("total_pages") or 1))
             self.total_items = int(paging.get("total_items") or 0)
         fresh = []
+        seen = self._seen
         for item in data.get("data") or []:
             if not isinstance(item, dict):
                 continue
-            key = hash(str(item["id"])) if item.get("id") is not None else None
-            if key is None or key not in self._seen:
-                if key is not None:
-                    self._seen.add(key)
+            ident = item.get("id")
+            if ident is None:
+                fresh.append(item)
+                continue
+            key = hash(ident if type(ident) is str else str(ident))  # a str caches its hash
+            if key not in seen:
+                seen.add(key)
                 fresh.append(item)
         self.done.add(page)
         self.items_read += len(fresh)

@@ -13,6 +13,7 @@ import textwrap
 import httpx2
 import pytest
 from mcp import Client
+from mcp.client.extension import advertise
 
 from neev_mcp.sandbox import make_token
 from neev_mcp.scrub import MIN_FRAGMENT, REDACTED, scrubber
@@ -148,3 +149,43 @@ def test_the_raw_body_shortcut_finds_every_fragment_at_every_offset() -> None:
         for start in range(len(TOKEN) - MIN_FRAGMENT + 1):
             raw = json.dumps({"p": "x" * pad, "m": TOKEN[start:start + MIN_FRAGMENT]}).encode()
             assert clean.value(json.loads(raw), raw=raw)["m"] == REDACTED, (pad, start)
+
+
+# -- whole-project answers: pages are walked unscrubbed, the answer is scrubbed whole --------------------------------
+def echoing_pages(request: httpx2.Request) -> httpx2.Response:
+    """Three pages of VMs and of root disks with the bearer in every string an answer could repeat: names, failure
+    messages, ids and a key whole; regions, configurations, plans and images as a 40-character piece of it (longer
+    values are not taken for options at all)."""
+    bearer = echo_header(request)
+    piece = bearer.removeprefix("Bearer ")[5:45]
+    page = int(request.url.params.get("page", "1"))
+    items: list[dict[str, object]] = []
+    for i in range(3):
+        n = f"{page}-{i}"
+        if request.url.path.endswith("/root_disks"):
+            items.append({"id": f"{bearer} disk {n}", "name": f"disk {n} {bearer}", "region": piece, "size_gb": 10 + i,
+                          "image_id": piece, "volume_mode": "filesystem", "plan_id": piece, "status": "ready",
+                          "message": f"why: {bearer}", "is_attached": False, "vm_id": None,
+                          "created_at": "2026-10-24T04:46:13Z", "updated_at": "2026-10-24T04:46:43Z"})
+        else:
+            items.append({**sample_vm(), "id": f"{bearer} vm {n}", "name": f"vm {n} {bearer}", "status": "failed",
+                          "message": f"boot failed: {bearer}", "region_id": piece, "vm_config_id": piece,
+                          "plan_id": piece, "image_id": piece, bearer: "as a key"})
+    paging = {"current_page": page, "total_pages": 3, "total_items": 9, "items_per_page": 3}
+    return httpx2.Response(200, json={"data": items, "pagination": paging})
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("tool", ["project_overview", "vm_options", "dashboard_snapshot"])
+async def test_a_whole_project_answer_built_from_echoing_pages_carries_no_fragment(tool: str) -> None:
+    async def handler(request: httpx2.Request) -> httpx2.Response:
+        return echoing_pages(request)
+
+    upstream = Recording(handler)
+    apps = advertise("io.modelcontextprotocol/ui", {"mimeTypes": ["text/html;profile=mcp-app"]})
+    async with Client(server_on(upstream.transport(), TOKEN), extensions=[apps], raise_exceptions=True) as client:
+        result = await client.call_tool(tool, {})
+    assert not result.is_error and result.structured_content["complete"] is True
+    assert len(upstream.seen) == 6  # every page of both collections, each once
+    assert fragments_in(TOKEN, everything_in(result)) == []
+    assert REDACTED in everything_in(result)

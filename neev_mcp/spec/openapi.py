@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any, Literal
 
@@ -50,7 +50,7 @@ class Operation:
     # status code → resolved response schema (None for an empty body, e.g. 202 on delete)
     responses: Mapping[str, dict[str, Any] | None] = field(default_factory=dict)
 
-    @property
+    @cached_property  # asked on every request of a 2,000-page walk
     def tool_name(self) -> str:
         return snake_case(self.operation_id)
 
