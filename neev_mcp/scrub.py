@@ -85,7 +85,8 @@ class Scrubber:
 
         `raw`: the JSON text `value` was parsed from. When it is plain ASCII with no escape in it, every string of the
         value stands in it verbatim, so a raw text holding no probe settles the common case without walking the value
-        (a 100-VM page: ~0.1 ms instead of ~4 ms). Anything else (escapes, non-ASCII whitespace) takes the full walk.
+        (a 100-VM page of 54 KB: ~0.3 ms instead of ~4 ms). Anything else (escapes, non-ASCII whitespace) takes the
+        full walk.
         """
         if not self._grams:
             return value
