@@ -103,7 +103,7 @@ class Scrubber:
             return self.text(value)
         if isinstance(value, dict):
             return {self.text(k) if isinstance(k, str) else k: self._value(v) for k, v in value.items()}
-        if isinstance(value, list):
+        if isinstance(value, list | tuple):  # a tuple in an answer built by our code serialises as a list too
             return [self._value(v) for v in value]
         return value
 
@@ -139,7 +139,7 @@ def _strings(value: Any) -> Iterator[str]:
             if isinstance(key, str):
                 yield key
             yield from _strings(item)
-    elif isinstance(value, list):
+    elif isinstance(value, list | tuple):
         for item in value:
             yield from _strings(item)
 

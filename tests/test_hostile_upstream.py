@@ -135,6 +135,12 @@ def test_the_raw_body_shortcut_never_lets_an_encoded_token_through(encode) -> No
     assert REDACTED in json.dumps(cleaned)
 
 
+def test_an_answer_built_by_our_code_is_scrubbed_inside_tuples_too() -> None:
+    """Whole-project answers are scrubbed as our code built them, before serialisation turns tuples into lists."""
+    built = {"examples": (("vm-1", f"name {TOKEN}"),), "top": [(TOKEN[3:40], 10)]}
+    assert fragments_in(TOKEN, json.dumps(scrubber(TOKEN).value(built))) == []
+
+
 def test_a_clean_page_is_settled_from_its_raw_text_and_returned_as_it_is() -> None:
     page = {"data": [{**sample_vm(), "id": f"vm-{i}"} for i in range(100)], "pagination": {"total_pages": 1}}
     raw = json.dumps(page).encode()
