@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from . import __version__
 from .bearer import describe_expiry, looks_like_jwt
-from .config import CONFIRM_OFF_WARNING, ConfigurationError, Settings
+from .config import CONFIRM_OFF_WARNING, HTTP_ONLY_VARS, SANDBOX_IGNORED_VARS, ConfigurationError, Settings
 
 log = logging.getLogger("neev_mcp")
 NOT_A_JWT_WARNING = ("NEEV_API_TOKEN is not a JWT (a NeevCloud token is three dot-separated parts, eyJ…): NeevCloud "
@@ -95,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         return refuse(exc)
     configure_logging(settings.log_level)
+    settings = leave_out_what_does_not_apply(settings, os.environ)
     announce(settings)
     from .telemetry import setup_from_env
 
@@ -134,6 +136,24 @@ def flags_that_do_not_apply(args: argparse.Namespace) -> str | None:
         return ("--base-url does not apply with --sandbox (the embedded sandbox has no URL). To use a sandbox served "
                 "over HTTP, run `neev-mcp sandbox` and start this server without --sandbox, as it prints")
     return None
+
+
+def leave_out_what_does_not_apply(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    """Variables the chosen mode never reads, named at start-up (flags of the same kind are refused outright, but one
+    environment often serves several servers); a stdio server drops NEEV_MCP_AUTH, having no request headers."""
+    if settings.transport != "http":
+        unread = [var for var in HTTP_ONLY_VARS if environ.get(var)]
+        if unread:
+            one = len(unread) == 1
+            log.warning("%s appl%s only to the HTTP transport (--transport http); this server speaks stdio, so %s "
+                        "ignored", ", ".join(unread), "ies" if one else "y", "it is" if one else "they are")
+            settings = settings.model_copy(update={"auth_mode": None})
+    if settings.sandbox:
+        unread = [var for var in SANDBOX_IGNORED_VARS if environ.get(var)]
+        if unread:
+            log.info("%s not used with --sandbox: the embedded sandbox has its own URL and token",
+                     " and ".join(unread) + (" is" if len(unread) == 1 else " are"))
+    return settings
 
 
 def announce(settings: Settings) -> None:

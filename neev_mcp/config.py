@@ -57,6 +57,16 @@ ENV_VARS: dict[str, str] = {
     "NEEV_MCP_METRICS_TOKEN": "metrics_token",
 }
 
+# Only the HTTP transport reads these; set for a stdio server they would do nothing (or, NEEV_MCP_AUTH=passthrough,
+# fail every call for want of a request header), so start-up names them and leaves them out.
+HTTP_ONLY_VARS: tuple[str, ...] = (
+    "NEEV_MCP_AUTH", "NEEV_MCP_AUTH_TOKEN", "NEEV_MCP_ALLOWED_HOSTS", "NEEV_MCP_ALLOWED_ORIGINS",
+    "NEEV_MCP_OAUTH_ISSUER", "NEEV_MCP_RESOURCE_URL", "NEEV_MCP_OAUTH_JWKS_URL", "NEEV_MCP_OAUTH_INTROSPECTION_URL",
+    "NEEV_MCP_OAUTH_CLIENT_ID", "NEEV_MCP_OAUTH_CLIENT_SECRET", "NEEV_MCP_MAX_SESSIONS_PER_CALLER",
+    "NEEV_MCP_HEALTH_DETAILS", "NEEV_MCP_METRICS", "NEEV_MCP_METRICS_TOKEN",
+)
+SANDBOX_IGNORED_VARS: tuple[str, ...] = ("NEEV_API_TOKEN", "NEEV_API_BASE_URL")  # the embedded sandbox has its own
+
 
 class ConfigurationError(ValueError):
     """Start-up configuration is invalid; the message names the variable and the fix."""
