@@ -56,7 +56,8 @@ async def read_capped(response: httpx2.Response, limit: int, tool: str) -> httpx
         declared = int(response.headers.get("content-length", ""))
     except ValueError:
         declared = None
-    if declared is not None and "content-encoding" not in response.headers:
+    framed = "content-encoding" not in response.headers and "transfer-encoding" not in response.headers
+    if declared is not None and framed:  # with Transfer-Encoding, h11 frames by chunks and ignores Content-Length
         if declared > limit:
             await response.aclose()
             raise too_large(tool, limit)

@@ -215,7 +215,7 @@ def _overview(args: Obj, t: OverviewTally, data: Obj, now: dt.datetime, n: int) 
     settled = [s for s in sorted(t.by_status, key=status_order) if s != "failed" and s not in TRANSITIONAL]
     for status in settled:
         examples = t.first_by_status[status].items()
-        lines.append(f"{status.capitalize()} ({t.by_status[status]}): "
+        lines.append(f"{status[:1].upper()}{status[1:]} ({t.by_status[status]}): "
                      f"{_first(examples, t.by_status[status], n, more=' (list_vms pages through all)')}.")
     if not total:
         lines.append("No VMs yet: create one with create_vm.")
