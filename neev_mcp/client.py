@@ -97,6 +97,7 @@ class NeevClient:
         self._http: httpx2.AsyncClient | None = None
         scrub.remember(token)
         scrub.guard_loggers()
+        scrub.guard_loggers("mcp")  # the SDK logs a handler's unexpected exception, and its message, on its own loggers
 
     def _client(self) -> httpx2.AsyncClient:
         # Created on first use so a server can be built outside an event loop; closed by `aclose`.

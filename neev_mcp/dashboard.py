@@ -13,6 +13,7 @@ from typing import Any
 
 from .summaries import TRANSITIONAL, Obj, is_attached, plural, status_order
 from .summaries import tally as status_tally
+from .text import whole
 
 VM_CAP = 200  # VMs the snapshot lists (counts stay exact); the view shows the most telling ones first
 
@@ -61,7 +62,7 @@ class DashboardTally:
 
     def add_disks(self, page: int, items: Sequence[Obj]) -> None:
         for disk in items:
-            size = int(disk.get("size_gb") or 0)
+            size = whole(disk.get("size_gb"))
             self.disk_total += 1
             self.total_gb += size
             if is_attached(disk):

@@ -33,7 +33,7 @@ from .summaries import (
     tally,
     unattached_gb,
 )
-from .text import clip
+from .text import clip, whole
 
 STRUCTURED_CAP = 25  # list entries kept in the overview's structuredContent (counts stay exact; bounded like the text)
 MAX_FAILURE_GROUPS = 8  # distinct failure messages spelled out in the overview
@@ -73,7 +73,7 @@ class Largest:
         self.k, self._heap = k, []  # type: ignore[var-annotated]
 
     def offer(self, position: int, entry: dict[str, Any]) -> None:
-        key = (int(entry.get("size_gb") or 0), -position)
+        key = (whole(entry.get("size_gb")), -position)
         if len(self._heap) < self.k:
             heapq.heappush(self._heap, (key, str(entry["id"]), entry))
         elif key > self._heap[0][0]:

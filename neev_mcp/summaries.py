@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .kinds import VM, Action, Kind
-from .text import MAX_IDS, listed_ids
+from .text import MAX_IDS, listed_ids, whole
 
 Obj = Mapping[str, Any]
 Summary = tuple[str, dict[str, Any]]  # text for the agent, structuredContent
@@ -294,7 +294,7 @@ def disk(args: Obj, data: Obj, now: dt.datetime, vm_names: Mapping[str, str] | N
 
 def unattached_gb(disks: Iterable[Obj]) -> int:
     """Total size of the root disks not attached to any VM."""
-    return sum(int(d.get("size_gb") or 0) for d in disks if not is_attached(d))
+    return sum(whole(d.get("size_gb")) for d in disks if not is_attached(d))
 
 
 # -- the one signature the registry binds: Answer → (text, structuredContent) ------------------------------------

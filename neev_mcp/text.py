@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
+
+
+def whole(value: Any, default: int = 0) -> int:
+    """A number NeevCloud sent (a size, a count) as an integer, or `default` when it is none: an off-spec value must
+    neither fail a whole-project answer nor reach an error message (it may be anything, even an echoed token)."""
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else default
+    except (TypeError, ValueError, OverflowError):
+        return default
 
 
 def clip(text: str, limit: int, *, marker: str = "…") -> str:

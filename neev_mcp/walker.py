@@ -21,7 +21,7 @@ from typing import Any
 
 import anyio
 
-from .errors import NeevError
+from .errors import BadResponse, NeevError
 
 PAGE_SIZE = 100  # the API's maximum `limit`
 DEFAULT_DEADLINE = 25.0  # NEEV_OVERVIEW_DEADLINE: below the 30-60 s after which common MCP clients give up
@@ -107,8 +107,12 @@ class Collection:
         paging = data.get("pagination") or {}
         first_answer = self.total_pages is None
         if first_answer:  # the walk reads the collection as its first answer found it
-            self.total_pages = max(1, int(paging.get("total_pages") or 1))
-            self.total_items = int(paging.get("total_items") or 0)
+            try:
+                self.total_pages = max(1, int(paging.get("total_pages") or 1))
+                self.total_items = int(paging.get("total_items") or 0)
+            except (TypeError, ValueError, OverflowError):  # never the value in the message: it may be anything
+                raise BadResponse(f"NeevCloud answered {self.tool} page {page} with a pagination block whose "
+                                  "total_pages or total_items is not a whole number.") from None
         fresh = []
         seen = self._seen
         for item in data.get("data") or []:
@@ -236,7 +240,11 @@ class _Walk:
             self.retry_or_fail(collection, page, exc)
         else:
             self.pace.answered(anyio.current_time() - sent)
-            self.queue.extend((collection, p) for p in collection.accept(page, data))
+            try:
+                self.queue.extend((collection, p) for p in collection.accept(page, data))
+            except NeevError as exc:  # an answer the walk cannot follow: end it, as a non-retryable error does
+                self.failure = self.failure or exc
+                return
             if self.enough is not None and self.enough():
                 self.stopped_early = True
             await self.report()

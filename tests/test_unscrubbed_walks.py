@@ -1,5 +1,8 @@
-"""Review of 94d026a..main: failing tests for what the unscrubbed whole-project walk and the read_capped fast path let
-through. Each test states the invariant and fails on main at e810ff2."""
+"""What the whole-project tallies must not let through now that they read pages unscrubbed and scrub only their
+answer (found by a review of that change; each test failed before its fix): an exception carrying an echoed value into
+an unfiltered log, a case change that hides a token from the case-sensitive scrub, and a body framed past the
+NEEV_MAX_RESPONSE_BYTES cap.
+"""
 
 from __future__ import annotations
 
@@ -131,5 +134,26 @@ async def test_control_the_same_echo_through_a_tool_call_logs_no_fragment(tool: 
     with caplog.at_level(logging.DEBUG):
         async with Client(server_on(Recording(handler).transport(), TOKEN), extensions=[apps]) as client:
             result = await client.call_tool(tool, {})
-    assert result.is_error and "internal error" in result_text(result)
+    assert result.is_error and result_text(result) == (
+        "NeevCloud answered list_vms page 1 with a pagination block whose total_pages or total_items is not a whole "
+        "number.")
+    assert fragments_in(TOKEN, caplog.text + everything_in(result)) == []
+
+
+@pytest.mark.anyio
+async def test_an_echoed_disk_size_counts_as_nothing_instead_of_failing_the_overview(
+        caplog: pytest.LogCaptureFixture) -> None:
+    disk = {"id": "d-1", "name": "spare", "region": "in-mum-1", "size_gb": "x", "status": "ready",
+            "is_attached": False, "vm_id": None}
+
+    async def handler(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path.endswith("/root_disks"):
+            return page([{**disk, "size_gb": bearer_of(request)}, {**disk, "id": "d-2", "size_gb": 40}])
+        return page([])
+
+    with caplog.at_level(logging.DEBUG):
+        async with Client(server_on(Recording(handler).transport(), TOKEN)) as client:
+            result = await client.call_tool("project_overview", {})
+    assert not result.is_error, result_text(result)
+    assert result.structured_content["unattached_total_gb"] == 40 and "(d-1) · [redacted] GB" in result_text(result)
     assert fragments_in(TOKEN, caplog.text + everything_in(result)) == []
