@@ -85,8 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     misplaced = flags_that_do_not_apply(args)
     if misplaced:
         parser.error(misplaced)  # exit 2 with the usage line
-    try:
-        settings = Settings.load(**vars(args))  # unset flags are None and leave the environment's value
+    try:  # unset flags are None and leave the environment's value
+        settings = Settings.load(applicable(os.environ, args.transport), **vars(args))
     except ConfigurationError as exc:
         return refuse(exc)
     from .server import build_server, load_spec_setting
@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         return refuse(exc)
     configure_logging(settings.log_level)
-    settings = leave_out_what_does_not_apply(settings, os.environ)
+    name_what_is_not_read(settings, os.environ)
     announce(settings)
     from .telemetry import setup_from_env
 
@@ -138,22 +138,26 @@ def flags_that_do_not_apply(args: argparse.Namespace) -> str | None:
     return None
 
 
-def leave_out_what_does_not_apply(settings: Settings, environ: Mapping[str, str]) -> Settings:
-    """Variables the chosen mode never reads, named at start-up (flags of the same kind are refused outright, but one
-    environment often serves several servers); a stdio server drops NEEV_MCP_AUTH, having no request headers."""
+def applicable(environ: Mapping[str, str], transport: str | None) -> dict[str, str]:
+    """The environment as the chosen transport reads it. A stdio server never sees the HTTP-only variables: one
+    environment often serves several servers, so one of them set (or invalid) must not change or stop it; and with
+    NEEV_MCP_AUTH=passthrough every stdio call would fail for want of a request header."""
+    return {k: v for k, v in environ.items() if transport == "http" or k not in HTTP_ONLY_VARS}
+
+
+def name_what_is_not_read(settings: Settings, environ: Mapping[str, str]) -> None:
+    """One start-up line for the variables this mode does not read (flags of the same kind are refused outright)."""
     if settings.transport != "http":
         unread = [var for var in HTTP_ONLY_VARS if environ.get(var)]
         if unread:
             one = len(unread) == 1
             log.warning("%s appl%s only to the HTTP transport (--transport http); this server speaks stdio, so %s "
                         "ignored", ", ".join(unread), "ies" if one else "y", "it is" if one else "they are")
-            settings = settings.model_copy(update={"auth_mode": None})
     if settings.sandbox:
         unread = [var for var in SANDBOX_IGNORED_VARS if environ.get(var)]
         if unread:
             log.info("%s not used with --sandbox: the embedded sandbox has its own URL and token",
                      " and ".join(unread) + (" is" if len(unread) == 1 else " are"))
-    return settings
 
 
 def announce(settings: Settings) -> None:

@@ -15,7 +15,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from neev_mcp.cli import NOT_A_JWT_WARNING, announce, leave_out_what_does_not_apply
+from neev_mcp.cli import NOT_A_JWT_WARNING, announce, applicable
 from neev_mcp.config import ConfigurationError, Settings
 from neev_mcp.sandbox import DEFAULT_TOKEN, Sandbox, make_token
 from neev_mcp.sandbox.server import banner
@@ -130,7 +130,8 @@ async def test_http_only_variables_on_a_stdio_server_are_named_and_left_out(tmp_
     # An environment copied from an HTTP deployment: with pass-through auth kept, every stdio call failed for want of
     # an Authorization header that stdio never carries.
     errlog = tmp_path / "stderr.txt"
-    env = {**base_env(), "NEEV_MCP_AUTH": "passthrough", "NEEV_MCP_METRICS": "1", "NEEV_API_TOKEN": DEFAULT_TOKEN}
+    env = {**base_env(), "NEEV_MCP_AUTH": "passthrough", "NEEV_MCP_METRICS": "1", "NEEV_API_TOKEN": DEFAULT_TOKEN,
+           "NEEV_MCP_OAUTH_ISSUER": "ftp://not-checked-for-stdio"}
     params = StdioServerParameters(command=sys.executable, args=["-m", "neev_mcp", "--sandbox"], env=env)
     with errlog.open("w") as err:
         async with Client(stdio_client(params, errlog=err)) as client:
@@ -138,18 +139,16 @@ async def test_http_only_variables_on_a_stdio_server_are_named_and_left_out(tmp_
     assert not result.is_error and "web-1" in result.content[0].text
     lines = [line.split(" ", 2)[2] for line in errlog.read_text().splitlines() if " neev_mcp: " in line]
     assert lines[:2] == [
-        "WARNING neev_mcp: NEEV_MCP_AUTH, NEEV_MCP_METRICS apply only to the HTTP transport (--transport http); this "
-        "server speaks stdio, so they are ignored",
+        "WARNING neev_mcp: NEEV_MCP_AUTH, NEEV_MCP_OAUTH_ISSUER, NEEV_MCP_METRICS apply only to the HTTP transport "
+        "(--transport http); this server speaks stdio, so they are ignored",
         "INFO neev_mcp: NEEV_API_TOKEN is not used with --sandbox: the embedded sandbox has its own URL and token",
     ]
 
 
-def test_an_http_server_keeps_its_variables_and_says_nothing(caplog: pytest.LogCaptureFixture) -> None:
-    settings = Settings.load({"NEEV_MCP_AUTH": "passthrough"}, transport="http")
-    env = {"NEEV_MCP_AUTH": "passthrough", "NEEV_MCP_METRICS": "", "NEEV_API_BASE_URL": "https://x.test/vm"}
-    with caplog.at_level(logging.INFO, logger="neev_mcp"):
-        kept = leave_out_what_does_not_apply(settings, env)
-    assert kept is settings and kept.auth_mode == "passthrough" and caplog.records == []
+def test_only_an_http_server_reads_the_http_only_variables() -> None:
+    env = {"NEEV_MCP_AUTH": "passthrough", "NEEV_MCP_OAUTH_ISSUER": "ftp://x", "NEEV_CONFIRM": "mutating"}
+    assert applicable(env, "http") == env
+    assert applicable(env, "stdio") == applicable(env, None) == {"NEEV_CONFIRM": "mutating"}
 
 
 # -- stateless HTTP logs ---------------------------------------------------------------------------------------------
