@@ -67,6 +67,14 @@ def test_leaks_finds_every_watched_secret_by_name() -> None:
     assert _hygiene.leaks("Bearer [redacted]") == []
 
 
+def test_leaks_finds_a_cut_or_wrapped_token_but_not_the_header_every_jwt_shares() -> None:
+    cut = DEFAULT_TOKEN[:-30]  # e.g. an exception message quoting the first 200 characters of a longer token
+    wrapped = "\n".join(DEFAULT_TOKEN[i:i + 20] for i in range(40, 120, 20))
+    assert _hygiene.leaks(f"invalid literal: {cut!r}") == _hygiene.leaks(wrapped) == ["the NeevCloud token"]
+    assert _hygiene.leaks(DEFAULT_TOKEN.split(".")[0] + ".") == []
+    assert _hygiene.leaks(EXPIRED) == ["the expired test token"]  # made alike, yet told apart
+
+
 @pytest.mark.anyio
 async def test_a_401_for_an_expired_token_says_when_it_expired_and_never_shows_it(
     make_server: MakeServer, sandbox: Sandbox
