@@ -11,7 +11,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import anyio
 
@@ -130,8 +130,7 @@ async def walk(api: API, scope: Mapping[str, Any], collections: Sequence[walker.
                progress: Progress | None = None, *, scrub_pages: bool = True, **options: Any) -> walker.WalkResult:
     """Every whole-project read goes through here: one deadline, one pace, the same retries.
 
-    `scrub_pages=False` is for a walk into bounded tallies whose answer goes through `API.scrubbed` before it leaves:
-    scrubbing 2,000 pages one by one costs as much CPU as parsing them, scrubbing the answer a few microseconds.
+    `scrub_pages=False` is for `tallied` alone, which scrubs the answer it builds from the pages instead.
     """
     options.setdefault("deadline", limits.deadline)
     options.setdefault("pace", limits.pace())
@@ -139,26 +138,45 @@ async def walk(api: API, scope: Mapping[str, Any], collections: Sequence[walker.
                              max_attempts=limits.page_attempts, **options)
 
 
-async def project_overview(api: API, args: dict[str, Any], env: Env) -> Outcome:
-    tally = overview.OverviewTally()
+class Tally(Protocol):
+    """A bounded, streaming summary of a project's VMs and root disks (overview, dashboard, options)."""
+
+    def add_vms(self, page: int, items: list[dict[str, Any]]) -> None: ...
+    def add_disks(self, page: int, items: list[dict[str, Any]]) -> None: ...
+
+
+async def tallied(api: API, scope: Mapping[str, Any], tally: Tally, env: Env,
+                  answer: Callable[[walker.WalkResult, dict[str, Any]], Outcome]) -> Outcome:
+    """Every page of the project's VMs and root disks into `tally`, then `answer(walk result, reads)`, scrubbed whole.
+
+    The pages are read unscrubbed (at 2,000 pages the per-page scrub cost as much CPU as parsing them): only the bounded
+    answer built from the tally leaves, and it is scrubbed here, so no unscrubbed walk can go without it.
+    """
     vms = walker.Collection(VM.lister, "VMs", tally.add_vms)
     disks = walker.Collection(ROOT_DISK.lister, "root disks", tally.add_disks)
-    result = await walk(api, scope_of(args), [vms, disks], env.limits, env.progress, scrub_pages=False)
-    data = {"tally": tally, "reads": {"vms": result.reads[vms.tool], "root_disks": result.reads[disks.tool]},
-            "walk": result.info()}
+    result = await walk(api, scope, [vms, disks], env.limits, env.progress, scrub_pages=False)
+    return api.scrubbed(answer(result, {"vms": result.reads[vms.tool], "root_disks": result.reads[disks.tool]}))
+
+
+async def project_overview(api: API, args: dict[str, Any], env: Env) -> Outcome:
+    tally = overview.OverviewTally()
     full_args = {"per_status": 5, **args}
-    return api.scrubbed(Outcome(overview.overview(full_args, data, env.now()),
-                                overview.overview_structured(full_args, data)))
+
+    def answer(result: walker.WalkResult, reads: dict[str, Any]) -> Outcome:
+        data = {"tally": tally, "reads": reads, "walk": result.info()}
+        return Outcome(overview.overview(full_args, data, env.now()), overview.overview_structured(full_args, data))
+
+    return await tallied(api, scope_of(args), tally, env, answer)
 
 
 async def dashboard_snapshot(api: API, args: dict[str, Any], env: Env) -> Outcome:
     """What the dashboard view draws (MCP Apps; only the view calls this): one walk, a bounded streaming tally."""
     tally = dashboard.DashboardTally()
-    vms = walker.Collection(VM.lister, "VMs", tally.add_vms)
-    disks = walker.Collection(ROOT_DISK.lister, "root disks", tally.add_disks)
-    result = await walk(api, scope_of(args), [vms, disks], env.limits, env.progress, scrub_pages=False)
-    return api.scrubbed(Outcome(*dashboard.snapshot(args, tally, result.complete, actions=env.view_actions,
-                                                    confirm=env.confirm)))
+
+    def answer(result: walker.WalkResult, _: dict[str, Any]) -> Outcome:
+        return Outcome(*dashboard.snapshot(args, tally, result.complete, actions=env.view_actions, confirm=env.confirm))
+
+    return await tallied(api, scope_of(args), tally, env, answer)
 
 
 async def vm_options(api: API, args: dict[str, Any], env: Env) -> Outcome:
@@ -167,12 +185,12 @@ async def vm_options(api: API, args: dict[str, Any], env: Env) -> Outcome:
     scope = scope_of(args)
     found = {key: await read_catalogue(api, tool, key, scope) for key, tool in env.catalogues.items()}
     tally = options.OptionsTally()
-    vms = walker.Collection(VM.lister, "VMs", tally.add_vms)
-    disks = walker.Collection(ROOT_DISK.lister, "root disks", tally.add_disks)
-    result = await walk(api, scope, [vms, disks], env.limits, env.progress, scrub_pages=False)
-    data = {"catalogues": found, "reads": {"vms": result.reads[vms.tool], "root_disks": result.reads[disks.tool]},
-            "walk": result.info()}
-    return api.scrubbed(Outcome(options.options_text(args, tally, data), options.options_structured(args, tally, data)))
+
+    def answer(result: walker.WalkResult, reads: dict[str, Any]) -> Outcome:
+        data = {"catalogues": found, "reads": reads, "walk": result.info()}
+        return Outcome(options.options_text(args, tally, data), options.options_structured(args, tally, data))
+
+    return await tallied(api, scope, tally, env, answer)
 
 
 async def read_catalogue(api: API, tool_name: str, category: str, scope: Mapping[str, Any]) -> options.Catalogue:

@@ -111,9 +111,13 @@ class NeevClient:
             )
         return self._http
 
+    def bearer(self, token: str | None = None) -> str | None:
+        """The NeevCloud token a call made with `token` sends (None: the server's own)."""
+        return token if token is not None else self._token
+
     def scrubber(self, token: str | None = None) -> scrub.Scrubber:
-        """What removes the bearer of a call made with `token` (None: the server's own) from what it answered."""
-        return scrub.scrubber(token if token is not None else self._token)
+        """What removes the bearer of a call made with `token` from what it answered."""
+        return scrub.scrubber(self.bearer(token))
 
     async def aclose(self) -> None:
         if self._http is not None:
@@ -157,7 +161,7 @@ class NeevClient:
         Cancellation (the MCP request was cancelled, or the client went away) is never caught here: it interrupts the
         HTTP request or the backoff sleep in flight, and nothing is re-sent afterwards.
         """
-        bearer = token if token is not None else self._token
+        bearer = self.bearer(token)
         if not bearer:
             raise NotConfigured("No NeevCloud API token is configured. Set NEEV_API_TOKEN to a valid bearer JWT "
                                 "(or run with --sandbox to try the server without an account).")

@@ -94,7 +94,7 @@ async def _read(what: str, produce: Callable[[], Awaitable[str]]) -> str:
         raise ResourceError(f"Could not read {what}: {exc.message}") from None
     except (MCPError, ResourceError):
         raise  # the client's mistake (an ambiguous name: -32602) or an answer already worded
-    except Exception:  # a bug: logged here, where the bearer filter applies (the SDK's own logger has none)
+    except Exception:  # a bug: logged here, in words of ours, rather than as the SDK's unexpected-error traceback
         log.exception("reading %s failed unexpectedly", what)
         raise ResourceError(f"Could not read {what} because of an internal error in neev-mcp; it was logged on the "
                             "server.") from None
